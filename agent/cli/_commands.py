@@ -1,0 +1,10 @@
+"""The list of subcommands. One line per command module; each module owns its parser and handler."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+REGISTRY: list[Register] = []
