@@ -1,0 +1,1 @@
+"""failback-controller and failbackctl: the CA, the inventory and state, and the failback workflows."""
