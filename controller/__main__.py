@@ -1,0 +1,3 @@
+from controller.service.cli import main
+
+raise SystemExit(main())

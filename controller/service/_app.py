@@ -1,0 +1,169 @@
+"""Assembling the controller: CA, store, its own TLS identity, the two listeners, metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+from pathlib import Path
+
+import grpc
+from cryptography.hazmat.primitives import serialization
+from prometheus_client import CollectorRegistry, Gauge
+
+from controller.api.v1 import controller_pb2_grpc, registration_pb2_grpc
+from controller.ca import CertificateAuthority
+from controller.service._config import ControllerConfig
+from controller.service._ratelimit import FailureLimiter
+from controller.service._servicers import POLICY, CertificatesServicer, EnrollmentServicer, RegistrationServicer
+from controller.store import Database, Enrollment
+from failback.identity import Identity, Role
+from failback.pki import generate_key, key_pem
+from failback.serving import (
+    GrpcServer,
+    ServiceBinding,
+    TlsIdentity,
+    load_tls_identity,
+    run_until_signalled,
+    start_metrics,
+)
+
+__all__ = ["ControllerApp", "issue_operator_identity"]
+
+log = logging.getLogger(__name__)
+
+# The controller's own certificate is re-issued at start when less than this remains.
+_OWN_RENEW_BEFORE = dt.timedelta(days=30)
+_OWN_LIFETIME = dt.timedelta(days=365)
+
+
+class ControllerApp:
+    def __init__(self, config: ControllerConfig) -> None:
+        self.config = config
+        config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.ca = CertificateAuthority.load_or_create(config.state_dir / "ca", name=config.name)
+        self.database = Database.open(config.database_url)
+        self.enrollment = Enrollment(self.database)
+        self.tls = self._own_identity()
+        self.registry = CollectorRegistry()
+        self._agents_gauge = Gauge(
+            "failback_controller_agents",
+            "Registered agents by role and state",
+            ["role", "state"],
+            registry=self.registry,
+        )
+        self._agents_gauge_lock = threading.Lock()
+        self.server = GrpcServer(
+            listen=config.listen,
+            tls=self.tls,
+            policy=POLICY,
+            is_revoked=self.enrollment.is_revoked,
+            services=[
+                ServiceBinding(
+                    "failback.controller.v1.Certificates",
+                    controller_pb2_grpc.add_CertificatesServicer_to_server,
+                    CertificatesServicer(self.ca, self.enrollment, lifetime=config.agent_lifetime),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Enrollment",
+                    controller_pb2_grpc.add_EnrollmentServicer_to_server,
+                    EnrollmentServicer(self.ca, self.enrollment),
+                ),
+            ],
+        )
+        self.registration_server = GrpcServer(
+            listen=config.registration_listen,
+            tls=None,
+            policy=None,
+            server_credentials=self._registration_credentials(),
+            services=[
+                ServiceBinding(
+                    "failback.controller.v1.Registration",
+                    registration_pb2_grpc.add_RegistrationServicer_to_server,
+                    RegistrationServicer(
+                        self.ca,
+                        self.enrollment,
+                        controller_name=config.name,
+                        api_port=self.server.port,
+                        lifetime=config.agent_lifetime,
+                        limiter=FailureLimiter(),
+                    ),
+                )
+            ],
+            max_workers=8,
+        )
+
+    @property
+    def identity(self) -> Identity:
+        return self.config.identity
+
+    def _own_identity(self) -> TlsIdentity:
+        directory = self.config.state_dir / "tls"
+        try:
+            current = load_tls_identity(directory, remedy="")
+        except Exception:  # noqa: BLE001 - any problem with our own identity is fixed by issuing a new one
+            current = None
+        fresh_enough = current is not None and current.not_after - dt.datetime.now(dt.UTC) > _OWN_RENEW_BEFORE
+        if current is not None and fresh_enough and current.ca_pem == self.ca.certificate_pem:
+            return current
+        key = generate_key()
+        sans = {socket.gethostname(), "localhost", "127.0.0.1", "::1", *self.config.advertise}
+        issued = self.ca.issue(self.identity, key.public_key(), lifetime=_OWN_LIFETIME, extra_sans=sorted(sans))
+        TlsIdentity.save(directory, key_pem(key), issued.pem, self.ca.certificate_pem)
+        log.info("issued the controller's own certificate, valid until %s", issued.not_after)
+        return load_tls_identity(directory, remedy="")
+
+    def _registration_credentials(self) -> grpc.ServerCredentials:
+        # The chain includes the CA so that a joining agent can see it and compare it with the pinned fingerprint.
+        chain = self.tls.certificate_pem + self.ca.certificate.public_bytes(serialization.Encoding.PEM)
+        return grpc.ssl_server_credentials(
+            [(self.tls.key_pem, chain)], root_certificates=None, require_client_auth=False
+        )
+
+    def update_metrics(self) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for row in self.enrollment.agents():
+            counts[(row.role, row.state)] = counts.get((row.role, row.state), 0) + 1
+        with self._agents_gauge_lock:
+            self._agents_gauge.clear()
+            for (role, state), count in counts.items():
+                self._agents_gauge.labels(role, state).set(count)
+
+    def serve(self, stop: threading.Event | None = None) -> int:
+        metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
+        log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
+        self.update_metrics()
+        try:
+            return run_until_signalled(
+                [self.server, self.registration_server],
+                drain_seconds=self.config.drain_seconds,
+                healthy=self._healthy,
+                status=(
+                    f"serving on {self.server.bound} registration {self.registration_server.bound} "
+                    f"metrics {self.config.metrics_listen.host}:{metrics_port}"
+                ),
+                stop=stop,
+            )
+        finally:
+            metrics_server.shutdown()  # type: ignore[attr-defined]
+            self.database.close()
+
+    def _healthy(self) -> bool:
+        try:
+            self.update_metrics()
+        except Exception:
+            log.exception("the state store does not answer")
+            self.server.set_serving(False)
+            return False
+        self.server.set_serving(True)
+        return True
+
+
+def issue_operator_identity(
+    ca: CertificateAuthority, name: str, directory: Path, lifetime: dt.timedelta
+) -> TlsIdentity:
+    key = generate_key()
+    issued = ca.issue(Identity(Role.OPERATOR, name), key.public_key(), lifetime=lifetime)
+    TlsIdentity.save(directory, key_pem(key), issued.pem, ca.certificate_pem)
+    return load_tls_identity(directory, remedy="")

@@ -1,0 +1,91 @@
+"""``controller.toml``: every key, its default, and the checks that name a bad key.
+
+::
+
+    [controller]
+    name = "controller"                          # identity: <name>.controller.failback.internal
+    state_dir = "/var/lib/failback-controller"   # CA, TLS identity, SQLite database
+    database_url = "postgresql://db/failback"    # optional; default SQLite in state_dir
+
+    [server]
+    listen = "0.0.0.0:9440"                      # mutual TLS: agents and operators
+    registration_listen = "0.0.0.0:9441"         # TLS without client certificates: Register only
+    advertise = ["controller.example.com"]       # extra names/addresses in the controller's certificate
+    drain_seconds = 30
+
+    [metrics]
+    listen = "127.0.0.1:9465"
+
+    [certificates]
+    agent_lifetime = "7d"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller.store import Database
+from failback.config import Address, Table, load_toml
+from failback.identity import Identity, IdentityError, Role
+
+__all__ = ["ControllerConfig", "load_config"]
+
+DEFAULT_STATE_DIR = Path("/var/lib/failback-controller")
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    name: str
+    state_dir: Path
+    database_url: str
+    listen: Address
+    registration_listen: Address
+    advertise: tuple[str, ...]
+    drain_seconds: float
+    metrics_listen: Address
+    agent_lifetime: dt.timedelta
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(Role.CONTROLLER, self.name)
+
+
+def load_config(path: Path) -> ControllerConfig:
+    return parse_config(load_toml(path), str(path))
+
+
+def parse_config(data: dict[str, Any], source: str) -> ControllerConfig:
+    with Table(source, data) as root:
+        with root.table("controller") as controller:
+            name = controller.string("name", "controller")
+            try:
+                Identity(Role.CONTROLLER, name)
+            except IdentityError as exc:
+                raise controller.error("name", str(exc)) from exc
+            state_dir = controller.path("state_dir", DEFAULT_STATE_DIR)
+            database_url = controller.optional_string("database_url")
+        with root.table("server") as server:
+            listen = server.address("listen", "0.0.0.0:9440")
+            registration_listen = server.address("registration_listen", "0.0.0.0:9441")
+            advertise = server.strings("advertise")
+            drain = server.duration("drain_seconds", "30s")
+        with root.table("metrics") as metrics:
+            metrics_listen = metrics.address("listen", "127.0.0.1:9465")
+        with root.table("certificates") as certificates:
+            agent_lifetime = certificates.duration("agent_lifetime", "7d")
+            if not dt.timedelta(hours=1) <= agent_lifetime <= dt.timedelta(days=90):
+                raise certificates.error("agent_lifetime", "expected between 1h and 90d")
+    return ControllerConfig(
+        name=name,
+        state_dir=state_dir,
+        database_url=database_url or Database.sqlite_in(state_dir),
+        listen=listen,
+        registration_listen=registration_listen,
+        advertise=advertise,
+        drain_seconds=drain.total_seconds(),
+        metrics_listen=metrics_listen,
+        agent_lifetime=agent_lifetime,
+    )
