@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from agent.cli import _health, _register, _serve
+
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRY: list[Register] = []
+REGISTRY: list[Register] = [
+    _serve.register,
+    _register.register,
+    _health.register,
+]

@@ -1,0 +1,86 @@
+"""Assembling a running agent: identity upkeep, the mutual-TLS server, health, metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from agent.api.v1 import agent_pb2_grpc
+from agent.server._config import AgentConfig
+from agent.server._info import AgentInfoServicer
+from agent.trust import CertificateKeeper, Registration
+from failback.identity import Role
+from failback.serving import AccessPolicy, GrpcServer, ServiceBinding, run_until_signalled, start_metrics
+
+__all__ = ["POLICY", "AgentApp"]
+
+log = logging.getLogger(__name__)
+
+POLICY = AccessPolicy({"failback.agent.v1.Agent": frozenset({Role.CONTROLLER})})
+
+
+class AgentApp:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.registration = Registration.load(config.state_dir)
+        self.keeper = CertificateKeeper(config.state_dir, self.registration, check_interval=config.check_interval)
+        self.registry = CollectorRegistry()
+        self._certificate_expiry = Gauge(
+            "failback_agent_certificate_expiry_timestamp_seconds",
+            "When the agent's certificate expires (Unix time)",
+            registry=self.registry,
+        )
+        self.server = GrpcServer(
+            listen=config.listen,
+            tls=self.keeper.tls,
+            policy=POLICY,
+            is_revoked=self.keeper.is_revoked,
+            max_workers=config.max_workers,
+            services=[
+                ServiceBinding(
+                    "failback.agent.v1.Agent",
+                    agent_pb2_grpc.add_AgentServicer_to_server,
+                    AgentInfoServicer(lambda: self.keeper.tls),
+                )
+            ],
+        )
+
+    def problems(self) -> list[str]:
+        """Why the agent cannot do its job right now; empty when healthy."""
+        found = []
+        if not self.keeper.certificate_valid():
+            found.append(f"the certificate expired at {self.keeper.tls.not_after} and could not be renewed")
+        if not os.access(self.config.state_dir, os.W_OK):
+            found.append(f"the state directory {self.config.state_dir} is not writable")
+        return found
+
+    def _healthy(self) -> bool:
+        self._certificate_expiry.set(self.keeper.tls.not_after.timestamp())
+        problems = self.problems()
+        for problem in problems:
+            log.error("not serving: %s", problem)
+        self.server.set_serving(not problems)
+        return not problems
+
+    def serve(self, stop: threading.Event | None = None) -> int:
+        metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
+        log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
+        self.keeper.start()
+        identity = self.registration.identity
+        try:
+            return run_until_signalled(
+                [self.server],
+                drain_seconds=self.config.drain_seconds,
+                healthy=self._healthy,
+                status=(
+                    f"{identity} serving on {self.server.bound} "
+                    f"metrics {self.config.metrics_listen.host}:{metrics_port}"
+                ),
+                on_stop=self.keeper.stop,
+                stop=stop,
+            )
+        finally:
+            metrics_server.shutdown()  # type: ignore[attr-defined]

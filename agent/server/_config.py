@@ -1,0 +1,66 @@
+"""``agent.toml``: every key, its default, and the checks that name a bad key.
+
+::
+
+    [agent]
+    state_dir = "/var/lib/failback-agent"   # registration, TLS identity, revocation list
+
+    [server]
+    listen = "0.0.0.0:9443"                 # mutual TLS only; there is no plaintext listener
+    drain_seconds = 30                      # how long in-flight streams may finish on SIGTERM
+    max_workers = 64                        # concurrent RPCs (each replication stream holds one)
+
+    [metrics]
+    listen = "127.0.0.1:9464"               # Prometheus; loopback unless you choose otherwise
+
+    [certificates]
+    check_interval = "5m"                   # renewal and revocation-list refresh
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from failback.config import Address, Table, load_toml
+
+__all__ = ["AgentConfig", "load_config", "parse_config"]
+
+DEFAULT_STATE_DIR = Path("/var/lib/failback-agent")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    state_dir: Path
+    listen: Address
+    drain_seconds: float
+    max_workers: int
+    metrics_listen: Address
+    check_interval: float
+
+
+def load_config(path: Path) -> AgentConfig:
+    return parse_config(load_toml(path), str(path))
+
+
+def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
+    with Table(source, data) as root:
+        with root.table("agent") as agent:
+            state_dir = agent.path("state_dir", DEFAULT_STATE_DIR)
+        with root.table("server") as server:
+            listen = server.address("listen", "0.0.0.0:9443")
+            drain = server.duration("drain_seconds", "30s")
+            max_workers = server.integer("max_workers", 64, minimum=4, maximum=1024)
+        with root.table("metrics") as metrics:
+            metrics_listen = metrics.address("listen", "127.0.0.1:9464")
+        with root.table("certificates") as certificates:
+            check_interval = certificates.duration("check_interval", "5m")
+    return AgentConfig(
+        state_dir=state_dir,
+        listen=listen,
+        drain_seconds=drain.total_seconds(),
+        max_workers=max_workers,
+        metrics_listen=metrics_listen,
+        check_interval=check_interval.total_seconds(),
+    )
