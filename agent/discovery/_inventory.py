@@ -104,7 +104,7 @@ class Inventory:
 
     def missing_enable_uuid(self) -> list[Disk]:
         """VMware disks on vSphere SCSI controllers without a page-83 id: the VM lacks disk.EnableUUID."""
-        return [disk for disk in self.disks if disk.vmware and disk.controller.is_vsphere_scsi and not disk.disk_id]
+        return [disk for disk in self.disks if disk.needs_enable_uuid]
 
     def problems(self) -> list[str]:
         """Everything that would make an id lookup refuse, as operator-facing sentences."""

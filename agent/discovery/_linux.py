@@ -128,7 +128,13 @@ class LinuxDiscovery(DiskDiscovery):
             if from_udev is not None and (from_udev.disk_id or not identity.disk_id):
                 identity = from_udev
         problem = identity.problem
-        if identity.disk_id is None and sys_disk.vmware and sys_disk.controller.is_vsphere_scsi:
+        needs_enable_uuid = (
+            identity.disk_id is None
+            and not identity.unreadable
+            and sys_disk.vmware
+            and sys_disk.controller.is_vsphere_scsi
+        )
+        if needs_enable_uuid:
             problem = f"no SCSI page-83 id: the master target VM needs disk.EnableUUID = TRUE ({problem})"
         node = udev_disk.device_node if udev_disk is not None and udev_disk.device_node else f"/dev/{sys_disk.name}"
         return Disk(
@@ -147,6 +153,7 @@ class LinuxDiscovery(DiskDiscovery):
             controller_key=sys_disk.controller_key,
             hctl=sys_disk.hctl,
             vmware=sys_disk.vmware,
+            needs_enable_uuid=needs_enable_uuid,
             read_only=sys_disk.read_only,
             removable=sys_disk.removable,
             roles=frozenset(roles.get(sys_disk.name, ())),

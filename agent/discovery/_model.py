@@ -136,6 +136,8 @@ class Disk:
     hctl: Hctl | None
     vmware: bool
     """A VMware virtual disk (vendor or model says VMware)."""
+    needs_enable_uuid: bool = False
+    """A VMware disk on a SCSI controller that answered without a page-83 id: the VM lacks disk.EnableUUID."""
     read_only: bool = False
     offline: bool = False
     removable: bool = False
@@ -182,6 +184,7 @@ class Disk:
                 "lun": self.hctl.lun,
             },
             "vmware": self.vmware,
+            "needs_enable_uuid": self.needs_enable_uuid,
             "read_only": self.read_only,
             "offline": self.offline,
             "removable": self.removable,

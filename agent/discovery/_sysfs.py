@@ -49,6 +49,8 @@ class Identity:
     problem: str | None
     source: str | None
     native: str | None
+    unreadable: bool = False
+    """The id source was there but malformed: a fault to report, not a missing disk.EnableUUID."""
 
 
 @dataclass(frozen=True)
@@ -182,18 +184,19 @@ class SysfsReader:
     def identity(self, sysdir: Path, scsi: bool) -> Identity:
         """The disk's id from page 0x83 (preferred) or the kernel's ``wwid``; else why there is none."""
         problem = None
+        unreadable = False
         device = sysdir / "device"
         page = _read_bytes(device / "vpd_pg83") if scsi else None
         if page is not None:
             try:
                 designator = lu_identifier(parse_vpd_pg83(page, source=str(device / "vpd_pg83")))
             except SourceError as exc:
-                designator, problem = None, str(exc)
+                designator, problem, unreadable = None, str(exc), True
             if designator is not None:
                 try:
                     return Identity(normalize_disk_id(designator.text()), None, "vpd_pg83", designator.text())
                 except InvalidDiskId as exc:
-                    problem = str(exc)
+                    problem, unreadable = str(exc), True
             elif problem is None:
                 problem = "SCSI page 0x83 has no NAA or EUI-64 designator for the logical unit"
 
@@ -203,12 +206,12 @@ class SysfsReader:
                 try:
                     return Identity(normalize_disk_id(wwid), None, "wwid", wwid)
                 except InvalidDiskId as exc:
-                    problem = str(exc)
+                    problem, unreadable = str(exc), True
             else:
                 problem = problem or f"the kernel's wwid {wwid!r} is not an NAA or EUI-64 id"
         if problem is None:
             problem = "no SCSI page 0x83 identifier" if scsi else "not a SCSI disk; it has no page 0x83 identifier"
-        return Identity(None, problem, None, wwid)
+        return Identity(None, problem, None, wwid, unreadable)
 
     # Relations between block devices ----------------------------------------------------------------------------------
 

@@ -89,17 +89,19 @@ def _drive_letter(value: Any) -> str | None:
     return text.upper() if len(text) == 1 and text.isalpha() else None
 
 
-def _identity(raw: Any, fmt: str | None) -> tuple[str | None, str | None]:
+def _identity(raw: Any, fmt: str | None) -> tuple[str | None, str | None, bool]:
+    """(id, problem, unreadable): unreadable means an id was claimed but could not be read."""
     unique_id = str(raw).strip() if raw else ""
     if not unique_id:
-        return None, "Windows reports no UniqueId"
+        return None, "Windows reports no UniqueId", False
     designator = _DESIGNATORS.get(fmt or "")
     if designator is None and fmt != "SCSI Name String":
-        return None, f"Windows UniqueId {unique_id!r} is {fmt or 'of unknown format'}, not an NAA or EUI-64 page-83 id"
+        problem = f"Windows UniqueId {unique_id!r} is {fmt or 'of unknown format'}, not an NAA or EUI-64 page-83 id"
+        return None, problem, False
     try:
-        return normalize_disk_id(unique_id, designator=designator), None
+        return normalize_disk_id(unique_id, designator=designator), None, False
     except InvalidDiskId as exc:
-        return None, str(exc)
+        return None, str(exc), True
 
 
 def _matches(path: str, access_path: str) -> int:
@@ -163,7 +165,7 @@ def _disk(
     model = str(raw.get("Model") or raw.get("FriendlyName") or "").strip()
     vmware = is_vmware(vendor, model) or is_vmware("", str(raw.get("FriendlyName") or ""))
     fmt = _enum(raw.get("UniqueIdFormat"), _UNIQUE_ID_FORMATS)
-    disk_id, problem = _identity(raw.get("UniqueId"), fmt)
+    disk_id, problem, unreadable = _identity(raw.get("UniqueId"), fmt)
 
     drive = drives.get(number)
     hctl = None
@@ -186,7 +188,8 @@ def _disk(
     if controller is ControllerType.OTHER:
         controller = _BUS_CONTROLLERS.get(_enum(raw.get("BusType"), _BUS_TYPES) or "", ControllerType.OTHER)
 
-    if disk_id is None and vmware and controller.is_vsphere_scsi:
+    needs_enable_uuid = disk_id is None and unreadable is False and vmware and controller.is_vsphere_scsi
+    if needs_enable_uuid:
         problem = f"no SCSI page-83 id: the master target VM needs disk.EnableUUID = TRUE ({problem})"
 
     disk_roles = set(roles.get(number, ()))
@@ -221,6 +224,7 @@ def _disk(
         controller_key=key,
         hctl=hctl,
         vmware=vmware,
+        needs_enable_uuid=needs_enable_uuid,
         read_only=bool(raw.get("IsReadOnly")),
         offline=bool(raw.get("IsOffline")),
         roles=frozenset(disk_roles),
