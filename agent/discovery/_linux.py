@@ -30,7 +30,7 @@ from agent.discovery._inventory import Inventory
 from agent.discovery._lock import host_lock
 from agent.discovery._model import Disk, DiskRole
 from agent.discovery._mounts import Mount, MountTable, proc_mounts, psutil_mounts, read_swaps
-from agent.discovery._sysfs import SysDisk, SysfsReader
+from agent.discovery._sysfs import Identity, SysDisk, SysfsReader
 from agent.discovery._udev import UdevDisk, UdevSource, udev_identity
 from agent.discovery.errors import DiskInUse, DiskRefused, SourceError
 from failback.retry import Policy
@@ -122,11 +122,7 @@ class LinuxDiscovery(DiskDiscovery):
         mountpoints: dict[str, list[str]],
         roles: dict[str, set[DiskRole]],
     ) -> Disk:
-        identity = sys_disk.identity
-        if udev_disk is not None and udev_disk.initialized:
-            from_udev = udev_identity(udev_disk.properties)
-            if from_udev is not None and (from_udev.disk_id or not identity.disk_id):
-                identity = from_udev
+        identity = _merge(sys_disk.identity, udev_disk)
         problem = identity.problem
         needs_enable_uuid = (
             identity.disk_id is None
@@ -256,6 +252,26 @@ class LinuxDiscovery(DiskDiscovery):
             raise SourceError(f"cannot flush {disk.path}: {exc}") from exc
         finally:
             os.close(fd)
+
+
+def _merge(from_sysfs: Identity, udev_disk: UdevDisk | None) -> Identity:
+    """udev's id when it has one; sysfs's otherwise. When both have one and they differ, the udev database is stale
+    (a disk replaced under the same name before udev processed the event): no id, rather than a guess."""
+    if udev_disk is None or not udev_disk.initialized:
+        return from_sysfs
+    from_udev = udev_identity(udev_disk.properties)
+    if from_udev is None or (from_udev.disk_id is None and from_sysfs.disk_id is not None):
+        return from_sysfs
+    if from_udev.disk_id and from_sysfs.disk_id and from_udev.disk_id != from_sysfs.disk_id:
+        return Identity(
+            None,
+            f"udev's database says {from_udev.disk_id} but the device answers {from_sysfs.disk_id}; the database is "
+            "stale: run `udevadm settle` or `udevadm trigger` and rescan",
+            None,
+            from_udev.native,
+            unreadable=True,
+        )
+    return from_udev
 
 
 def _stacked(sys_disk: SysDisk) -> bool:

@@ -35,8 +35,7 @@ __all__ = ["QUERY_SCRIPT", "WindowsDiscovery", "parse_disks"]
 
 QUERY_SCRIPT = """
 $disks = @(Get-Disk | Select-Object Number, UniqueId, UniqueIdFormat, SerialNumber, FriendlyName, Manufacturer,
-    Model, Size, IsOffline, OfflineReason, IsReadOnly, PartitionStyle, NumberOfPartitions, BusType, Location, Path,
-    IsSystem, IsBoot, OperationalStatus, HealthStatus)
+    Model, Size, IsOffline, IsReadOnly, PartitionStyle, BusType, IsSystem, IsBoot)
 $partitions = @(Get-Partition | Select-Object DiskNumber, PartitionNumber, DriveLetter, AccessPaths)
 $drives = @(Get-CimInstance -ClassName Win32_DiskDrive | ForEach-Object {
     $parent = $null
@@ -73,7 +72,13 @@ def _enum(value: Any, names: Mapping[int, str]) -> str | None:
     text = str(value).strip()
     if text.isdigit():
         return names.get(int(text), text)
-    return "RAW" if text.lower() == "unknown" and names is _PARTITION_STYLES else text
+    return text
+
+
+def _partition_style(value: Any) -> str | None:
+    # Get-Disk prints an uninitialised disk (PartitionStyle 0, "Unknown" in the class reference) as RAW.
+    style = _enum(value, _PARTITION_STYLES)
+    return "RAW" if style is not None and style.lower() == "unknown" else style
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -230,7 +235,7 @@ def _disk(
         roles=frozenset(disk_roles),
         partitions=tuple(f"Harddisk{number}Partition{int(p['PartitionNumber'])}" for p in own),
         mountpoints=tuple(dict.fromkeys(mountpoints)),
-        partition_style=_enum(raw.get("PartitionStyle"), _PARTITION_STYLES),
+        partition_style=_partition_style(raw.get("PartitionStyle")),
     )
 
 

@@ -123,3 +123,31 @@ def test_contract_the_sysfs_enumeration_lists_the_same_disks(source_and_root):
     from agent.discovery import SysfsReader
 
     assert sorted(d.devpath for d in source.disks()) == sorted(SysfsReader(root).disk_devpaths())
+
+
+def test_a_stale_udev_database_that_contradicts_the_device_gives_no_id(tree):
+    master_target(tree)
+    # udev still holds the record of the disk that was at sdb before; the device now answers TARGET_B.
+    inventory = LinuxDiscovery(sysfs_root=tree.root, udev=udev_db(tree, {**IDS, "sdb": TARGET_C})).list_disks()
+    sdb = by_name(inventory)["sdb"]
+    assert sdb.disk_id is None
+    assert "udevadm settle" in sdb.id_problem
+    assert not sdb.needs_enable_uuid
+    assert inventory.find(TARGET_C).name == "sdc", "the id is not claimed twice"
+
+
+def test_virtio_and_nvme_disks_through_udev(tree):
+    tree.virtio_disk("vda", serial="root-disk")
+    tree.nvme_disk("nvme0n1", wwid="eui.0025385b71b07e2f", model="VMware Virtual NVMe Disk", serial="VMW-1")
+    source = StaticUdevSource(
+        [
+            # 60-persistent-storage.rules: virtio disks get ID_SERIAL from the serial attribute, NVMe gets ID_WWN
+            # from the wwid attribute.
+            udev_record(tree, "vda", ID_SERIAL="root-disk"),
+            udev_record(tree, "nvme0n1", ID_SERIAL="VMware_Virtual_NVMe_Disk_VMW-1", ID_WWN="eui.0025385b71b07e2f"),
+        ]
+    )
+    disks = by_name(LinuxDiscovery(sysfs_root=tree.root, udev=source).list_disks())
+    assert (disks["nvme0n1"].disk_id, disks["nvme0n1"].id_source) == ("eui.0025385b71b07e2f", "udev")
+    assert disks["vda"].disk_id is None
+    assert disks["vda"].serial == "root-disk"
