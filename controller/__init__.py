@@ -1,0 +1,1 @@
+"""failback-controller and failbackctl: inventory, jobs, the agents' CA, and the vCenter and Azure adapters."""
