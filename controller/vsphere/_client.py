@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pyVmomi import vim, vmodl
+from pyVmomi import vim
 
-from controller.vsphere._collector import retrieve, upward_traversal
 from controller.vsphere._connection import Credentials, Session, open_session
 from controller.vsphere._devices import controller_spec, disk_spec, plan_disk_slot
 from controller.vsphere._faults import guard
 from controller.vsphere._inventory import read_inventory, read_vm, read_vm_with_devices
+from controller.vsphere._lookup import ancestries, datastore_location, managed_entity, placement
 from controller.vsphere._power import PowerControl, ShutdownOutcome, shutdown_with_fallback
 from controller.vsphere._privileges import (
     REQUIRED_PRIVILEGES,
@@ -32,7 +32,7 @@ from controller.vsphere._privileges import (
     effective_privileges,
     evaluate,
 )
-from controller.vsphere._records import Disk, DiskPosition, Inventory, Network, PowerState, Snapshot, VirtualMachine
+from controller.vsphere._records import Disk, DiskPosition, Inventory, PowerState, Snapshot, VirtualMachine
 from controller.vsphere._specs import StaticIp, config_spec, customization_spec, extra_config_spec, validate_name
 from controller.vsphere._tasks import wait_for_task
 from controller.vsphere.errors import (
@@ -166,18 +166,18 @@ class VSphere:
         """
         validate_name(name, what="VM name")
         mapping = {nic.network: (networks or {}).get(nic.network, nic.network) for nic in record.nics if nic.network}
-        placement = self._placement(host, datastore, sorted(set(mapping.values())))
-        targets = {source: placement.networks[target] for source, target in mapping.items()}
+        where = placement(self._content, self._stub, host, datastore, sorted(set(mapping.values())))
+        targets = {source: where.networks[target] for source, target in mapping.items()}
         spec = config_spec(
             record,
             name=name,
-            datastore_name=placement.datastore_name,
+            datastore_name=where.datastore_name,
             networks=targets,
             preserve_identity=preserve_identity,
         )
         what = f"creating VM {name} on host {host}"
         with guard(what):
-            task = placement.vm_folder.CreateVM_Task(config=spec, pool=placement.pool, host=placement.host)
+            task = where.vm_folder.CreateVM_Task(config=spec, pool=where.pool, host=where.host)
         ref = self._wait(task, what, self.deadlines.create_vm)
         created = read_vm(self._content, ref)
         if created is None:
@@ -272,7 +272,7 @@ class VSphere:
                 f"disk capacity {capacity_bytes} bytes is not a positive multiple of 1 KiB",
                 remedy="use the source disk's capacity in bytes",
             )
-        ds_name, datacenter = self._datastore_location(datastore)
+        ds_name, datacenter = datastore_location(self._content, self._stub, datastore)
         folder = f"[{ds_name}] {REPLICA_FOLDER}/{vm_name}"
         path = f"{folder}/{disk_name}.vmdk"
         # An earlier disk of this VM may have made the folder already.
@@ -302,10 +302,13 @@ class VSphere:
                 f"{file_name!r} is not a VMDK datastore path", remedy="use '[datastore] dir/disk.vmdk'"
             )
         ref = self._vm_ref(instance_uuid)
-        record = self._read(ref)
+        record, devices = self._read_with_devices(ref)
         if any(d.file_name == file_name for d in record.disks):
             raise AlreadyExists(f"{file_name} is already attached to VM {record.name}")
-        used = [(d.controller_key, d.unit_number) for d in record.disks]
+        # Every device on a controller takes a unit, not only disks (a SCSI CD-ROM or passthrough device too).
+        used = [
+            (d.controllerKey, d.unitNumber) for d in devices if d.controllerKey is not None and d.unitNumber is not None
+        ]
         plan = plan_disk_slot(record.controllers, used, position)
         changes = []
         if plan.new_bus is not None:
@@ -341,7 +344,7 @@ class VSphere:
         if not targets:
             return PrivilegeReport(self.user, ())
         wanted = sorted(set().union(*(REQUIRED_PRIVILEGES[t.kind] for t in targets)))
-        entities = [_managed_entity(t, self._stub) for t in targets]
+        entities = [managed_entity(t, self._stub) for t in targets]
         manager = self._content.authorizationManager
         with guard("reading this session's privileges"):
             answers = manager.HasPrivilegeOnEntities(
@@ -371,7 +374,7 @@ class VSphere:
                 int(r.roleId): Role(int(r.roleId), str(r.name), frozenset(r.privilege or ()))
                 for r in manager.roleList or ()
             }
-        chains = self._ancestries(targets)
+        chains = ancestries(self._content, self._stub, targets)
         granted = {
             t.moid: effective_privileges(principal, chains[t.moid], permissions, roles, groups=groups) for t in targets
         }
@@ -421,127 +424,6 @@ class VSphere:
             raise ObjectNotFound(f"VM {record.name} has no snapshot {snapshot}")
         return vim.vm.Snapshot(snapshot, self._stub)
 
-    def _datastore_location(self, datastore: str) -> tuple[str, Any]:
-        """The datastore's name and its datacenter (a pyVmomi reference); one round-trip."""
-        ref = vim.Datastore(datastore, self._stub)
-        fetched = retrieve(
-            self._content,
-            [upward_traversal(ref)],
-            {vim.Datastore: ("name",), vim.Folder: ("parent",), vim.Datacenter: ("parent",)},
-            what=f"datastore {datastore}",
-        )
-        name = next((f.get("name") for f in fetched if f.moid == datastore), None)
-        datacenter = next((f.ref for f in fetched if isinstance(f.ref, vim.Datacenter)), None)
-        if name is None or datacenter is None:
-            raise ObjectNotFound(f"datastore {datastore} does not exist", remedy="refresh the inventory")
-        return str(name), datacenter
-
-    def _placement(self, host: str, datastore: str, networks: Sequence[str]) -> _Placement:
-        """Resolve where a new VM goes, checking that the datastore is mounted on the host; one or two round-trips.
-
-        The networks are looked up among the datacenter's, which also gives their exact managed types (a moref to a
-        distributed port group must say so).
-        """
-        host_ref = vim.HostSystem(host, self._stub)
-        ds_ref = vim.Datastore(datastore, self._stub)
-        datacenter_networks = vmodl.query.PropertyCollector.TraversalSpec(
-            name="networks", path="network", skip=False, type=vim.Datacenter
-        )
-        fetched = retrieve(
-            self._content,
-            [upward_traversal(host_ref, also=[datacenter_networks]), ds_ref],
-            {
-                vim.HostSystem: ("name", "parent", "datastore"),
-                vim.ComputeResource: ("resourcePool", "parent"),
-                vim.Folder: ("parent",),
-                vim.Datacenter: ("vmFolder", "parent"),
-                vim.Datastore: ("name",),
-                vim.Network: ("name", "parent"),
-                vim.dvs.DistributedVirtualPortgroup: ("key", "config.distributedVirtualSwitch"),
-            },
-            what=f"the placement on host {host} and datastore {datastore}",
-        )
-        by_moid = {f.moid: f for f in fetched}
-        host_props = by_moid.get(host)
-        ds_props = by_moid.get(datastore)
-        compute = next((f for f in fetched if isinstance(f.ref, vim.ComputeResource)), None)
-        datacenter = next((f for f in fetched if isinstance(f.ref, vim.Datacenter)), None)
-        if host_props is None or compute is None or datacenter is None:
-            raise ObjectNotFound(f"host {host} does not exist", remedy="refresh the inventory")
-        if ds_props is None:
-            raise ObjectNotFound(f"datastore {datastore} does not exist", remedy="refresh the inventory")
-        if datastore not in {d._moId for d in host_props.get("datastore") or ()}:
-            raise InvalidRequest(
-                f"datastore {ds_props.get('name')} is not mounted on host {host_props.get('name')}",
-                remedy="choose a datastore the host can reach",
-            )
-        switches = {
-            f.moid: f.get("config.distributedVirtualSwitch")
-            for f in fetched
-            if isinstance(f.ref, vim.dvs.DistributedVirtualPortgroup)
-        }
-        uuids: dict[str, str] = {}
-        if switches:
-            for fetched_switch in retrieve(
-                self._content,
-                list({s._moId: s for s in switches.values() if s is not None}.values()),
-                {vim.DistributedVirtualSwitch: ("uuid",)},
-                what="distributed switches",
-            ):
-                uuids[fetched_switch.moid] = str(fetched_switch.get("uuid"))
-        resolved: dict[str, Network] = {}
-        for moid in networks:
-            net = by_moid.get(moid)
-            if net is None or not isinstance(net.ref, vim.Network):
-                raise ObjectNotFound(
-                    f"network {moid} is not in the datacenter of host {host}",
-                    remedy="map the VM's networks to networks of the target datacenter",
-                )
-            switch = switches.get(moid)
-            resolved[moid] = Network(
-                moid=moid,
-                name=str(net.get("name", "")),
-                datacenter=datacenter.moid,
-                kind=_network_kind(net.ref),
-                portgroup_key=net.get("key"),
-                switch_uuid=uuids.get(switch._moId) if switch is not None else None,
-            )
-        return _Placement(
-            host=host_props.ref,
-            pool=compute.get("resourcePool"),
-            vm_folder=datacenter.get("vmFolder"),
-            datastore_name=str(ds_props.get("name")),
-            networks=resolved,
-        )
-
-    def _ancestries(self, targets: Sequence[PrivilegeTarget]) -> dict[str, list[str]]:
-        """Each target's moid followed by its ancestors' up to the root folder; one round-trip for all."""
-        if not targets:
-            return {}
-        fetched = retrieve(
-            self._content,
-            [upward_traversal(_managed_entity(t, self._stub)) for t in targets],
-            {vim.ManagedEntity: ("parent",)},
-            what="the parents of the checked objects",
-        )
-        parents = {f.moid: f.get("parent") for f in fetched}
-        chains: dict[str, list[str]] = {}
-        for target in targets:
-            chain = [target.moid]
-            while (parent := parents.get(chain[-1])) is not None and parent._moId not in chain:
-                chain.append(str(parent._moId))
-            chains[target.moid] = chain
-        return chains
-
-
-@dataclass(frozen=True)
-class _Placement:
-    host: Any
-    pool: Any
-    vm_folder: Any
-    datastore_name: str
-    networks: Mapping[str, Network]
-
 
 class _VmPower(PowerControl):
     """The adapter's side of the guest-shutdown seam."""
@@ -565,34 +447,6 @@ class _VmPower(PowerControl):
         with guard(what):
             task = self._ref.PowerOffVM_Task()
         self._client._wait(task, what, self._client.deadlines.power)
-
-
-_ENTITY_CLASSES: dict[str, Any] = {
-    "Datastore": vim.Datastore,
-    "HostSystem": vim.HostSystem,
-    "Network": vim.Network,
-    "DistributedVirtualPortgroup": vim.dvs.DistributedVirtualPortgroup,
-    "OpaqueNetwork": vim.OpaqueNetwork,
-    "VirtualMachine": vim.VirtualMachine,
-}
-
-
-def _managed_entity(target: PrivilegeTarget, stub: Any) -> Any:
-    try:
-        cls = _ENTITY_CLASSES[target.managed_type]
-    except KeyError:
-        raise InvalidRequest(
-            f"cannot check privileges on a {target.managed_type}", remedy=f"use one of {sorted(_ENTITY_CLASSES)}"
-        ) from None
-    return cls(target.moid, stub)
-
-
-def _network_kind(ref: Any) -> str:
-    if isinstance(ref, vim.dvs.DistributedVirtualPortgroup):
-        return "DistributedVirtualPortgroup"
-    if isinstance(ref, vim.OpaqueNetwork):
-        return "OpaqueNetwork"
-    return "Network"
 
 
 def _uuid_key(value: str) -> str:

@@ -31,6 +31,7 @@ from controller.vsphere._records import (
     Snapshot,
     VirtualMachine,
 )
+from controller.vsphere.errors import PermissionDenied
 
 __all__ = ["VM_PROPERTIES", "read_inventory", "read_vm", "read_vm_with_devices"]
 
@@ -229,8 +230,11 @@ def _host_editions(
     manager = licences.get("licenseAssignmentManager")
     if manager is None:
         return {}
-    with guard("reading licence assignments"):
-        assignments = manager.QueryAssignedLicenses() or ()
+    try:
+        with guard("reading licence assignments"):
+            assignments = manager.QueryAssignedLicenses() or ()
+    except PermissionDenied:
+        return {}  # an account without licence visibility still gets its inventory; editions stay unknown (None)
     return {
         str(a.entityId): (str(a.assignedLicense.editionKey), str(a.assignedLicense.name))
         for a in assignments
