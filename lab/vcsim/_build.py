@@ -2,8 +2,9 @@
 
 Debian ships the simulator library (golang-github-vmware-govmomi-dev) but no vcsim command and Go modules cannot be
 downloaded here, so the build runs in GOPATH mode over a private copy of the whole govmomi tree (a partial copy hides
-the root package). The binary is cached under a key made of main.go, the fixes and the Go/govmomi package versions,
-so a change to any of them rebuilds and nothing else does. Concurrent builders serialise on a lock file.
+the root package). The binary is cached under a key made of main.go, the fixes, the build flags and the Go/govmomi
+package versions, so a change to any of them rebuilds and nothing else does. Concurrent builders serialise on a lock
+file.
 
 This module never modifies the system's sources; everything it writes lives under the cache directory.
 """
@@ -32,6 +33,9 @@ _GOVMOMI = Path("src/github.com/vmware/govmomi")
 _MAIN_GO = Path(__file__).with_name("main.go")
 _INSTALL = "apt-get install -y " + " ".join(DEBIAN_PACKAGES)
 _BUILD_TIMEOUT = 900.0
+_GO_BUILD = ("build", "-trimpath", "-ldflags=-s -w")
+# GOPATH mode; a static binary (no cgo) needs no C compiler on the CI image.
+_GO_ENV = {"GO111MODULE": "off", "GOFLAGS": "", "CGO_ENABLED": "0"}
 _LOCK_WAIT = Policy(deadline=_BUILD_TIMEOUT + 60, initial=0.2, maximum=2.0)
 
 
@@ -66,7 +70,7 @@ def build(*, cache: Path | None = None, gocode: Path = DEBIAN_GOCODE, go: str = 
 def _cache_key(go_path: str) -> str:
     digest = hashlib.sha256()
     digest.update(_MAIN_GO.read_bytes())
-    digest.update(repr(FIXES).encode())
+    digest.update(repr((FIXES, _GO_BUILD, _GO_ENV)).encode())
     digest.update(_run([go_path, "version"], what="go version").encode())
     digest.update(_package_versions().encode())
     return digest.hexdigest()[:16]
@@ -86,9 +90,6 @@ def _compile(go_path: str, govmomi: Path, gocode: Path, root: Path, binary: Path
         gopath = Path(scratch) / "gopath"
         private = gopath / _GOVMOMI
         shutil.copytree(govmomi, private, symlinks=True)
-        for path in private.rglob("*"):  # Debian's tree is read-only; our copy must be writable to patch it
-            path.chmod(path.stat().st_mode | 0o200)
-        private.chmod(0o755)
         apply_fixes(private)
         command = gopath / "src" / "failback-vcsim"
         command.mkdir(parents=True)
@@ -96,14 +97,12 @@ def _compile(go_path: str, govmomi: Path, gocode: Path, root: Path, binary: Path
         output = Path(scratch) / "vcsim"
         env = {
             **os.environ,
-            "GO111MODULE": "off",
+            **_GO_ENV,
             "GOPATH": f"{gopath}:{gocode}",
             "GOCACHE": str(root / "go-build"),  # shared across keys: a new main.go recompiles only itself
-            "GOFLAGS": "",
-            "CGO_ENABLED": "0",  # a static binary needs no C compiler on the CI image
         }
         _run(
-            [go_path, "build", "-trimpath", "-ldflags=-s -w", "-o", str(output), "."],
+            [go_path, *_GO_BUILD, "-o", str(output), "."],
             what="go build of the simulator",
             cwd=command,
             env=env,
