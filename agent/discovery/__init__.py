@@ -32,7 +32,6 @@ from agent.discovery._base import (
     DEFAULT_RESCAN_POLICY,
     DiskDiscovery,
 )
-from agent.discovery._ids import normalize_disk_id
 from agent.discovery._inventory import AttachCapacity, ControllerUsage, DiskCounts, Inventory
 from agent.discovery._linux import DEFAULT_OS_PATHS, LinuxDiscovery
 from agent.discovery._model import (
@@ -51,6 +50,7 @@ from agent.discovery._udev import PyudevSource, StaticUdevSource, UdevDisk, Udev
 from agent.discovery._vpd import Designator, lu_identifier, parse_vpd_pg80, parse_vpd_pg83
 from agent.discovery._windows import WindowsDiscovery, parse_disks
 from agent.discovery.errors import DiscoveryError, SourceError
+from failback.diskid import normalize_disk_id
 
 __all__ = [
     "DEFAULT_LOCK_POLICY",

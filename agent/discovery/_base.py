@@ -11,7 +11,6 @@ import abc
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent.discovery._ids import normalize_disk_id
 from agent.discovery._inventory import AttachCapacity, Inventory
 from agent.discovery._lock import host_lock
 from agent.discovery._model import Disk
@@ -21,6 +20,7 @@ from agent.discovery.errors import (
     DiskNotWritable,
     ProtectedDisk,
 )
+from failback.diskid import normalize_disk_id
 from failback.errors import DeadlineExceeded
 from failback.retry import Policy
 

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.discovery._ids import normalize_disk_id
 from agent.discovery._model import (
     DISKS_PER_CONTROLLER,
     MAX_ATTACHED_DISKS,
@@ -22,6 +21,7 @@ from agent.discovery._model import (
     natural_key,
 )
 from agent.discovery.errors import DiskNotFound, DuplicateDiskId, EnableUUIDMissing
+from failback.diskid import normalize_disk_id
 
 __all__ = ["AttachCapacity", "ControllerUsage", "DiskCounts", "Inventory"]
 

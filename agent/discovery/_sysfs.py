@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.discovery._ids import normalize_disk_id
 from agent.discovery._model import (
     PCI_CONTROLLERS,
     SCSI_HOST_DRIVERS,
@@ -32,7 +31,8 @@ from agent.discovery._model import (
     is_vmware,
 )
 from agent.discovery._vpd import lu_identifier, parse_vpd_pg80, parse_vpd_pg83
-from agent.discovery.errors import InvalidDiskId, SourceError
+from agent.discovery.errors import SourceError
+from failback.diskid import InvalidDiskId, normalize_disk_id
 
 __all__ = ["Identity", "SysDisk", "SysfsReader"]
 

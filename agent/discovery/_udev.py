@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.discovery._ids import normalize_disk_id
 from agent.discovery._sysfs import Identity
-from agent.discovery.errors import InvalidDiskId, SourceError
+from agent.discovery.errors import SourceError
+from failback.diskid import InvalidDiskId, normalize_disk_id
 
 __all__ = ["PyudevSource", "StaticUdevSource", "UdevDisk", "UdevSource", "udev_identity"]
 

@@ -24,11 +24,11 @@ from agent.discovery._base import (
     DEFAULT_RESCAN_POLICY,
     DiskDiscovery,
 )
-from agent.discovery._ids import normalize_disk_id
 from agent.discovery._inventory import Inventory
 from agent.discovery._model import PCI_CONTROLLERS, WINDOWS_DRIVERS, ControllerType, Disk, DiskRole, Hctl, is_vmware
 from agent.discovery._runner import CommandRunner, run_powershell
-from agent.discovery.errors import DiskInUse, DiskNotWritable, InvalidDiskId, ProtectedDisk, SourceError
+from agent.discovery.errors import DiskInUse, DiskNotWritable, ProtectedDisk, SourceError
+from failback.diskid import InvalidDiskId, normalize_disk_id
 from failback.retry import Policy
 
 __all__ = ["QUERY_SCRIPT", "WindowsDiscovery", "parse_disks"]

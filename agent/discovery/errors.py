@@ -3,7 +3,6 @@
 ::
 
     DiscoveryError                 every discovery error; catch this to catch them all
-    ├── InvalidDiskId              (permanent) a value is not a disk id in any form we know; nothing was done
     ├── EnableUUIDMissing          (permanent) a VMware disk shows no SCSI page-83 id: the master target VM lacks
     │                              disk.EnableUUID = TRUE; names the fix
     ├── DuplicateDiskId            (permanent) two devices report the same id (multipath, template-cloned VMDKs);
@@ -19,7 +18,8 @@
 
 Each class derives from :class:`failback.errors.TemporaryError` or :class:`failback.errors.PermanentError`, so a job
 loop can decide between "requeue" and "report" without knowing this component. OSError and third-party errors are
-translated where they happen, with ``raise ... from exc``.
+translated where they happen, with ``raise ... from exc``. A value that is no disk id at all raises
+:class:`failback.diskid.InvalidDiskId` (permanent), from the normalising function shared with the controller.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = [
     "DiskRefused",
     "DuplicateDiskId",
     "EnableUUIDMissing",
-    "InvalidDiskId",
     "ProtectedDisk",
     "RescanBusy",
     "SourceError",
@@ -51,10 +50,6 @@ ENABLE_UUID_REMEDY = (
 
 class DiscoveryError(FailbackError):
     """Base of every error raised by ``agent.discovery``."""
-
-
-class InvalidDiskId(DiscoveryError, PermanentError):
-    """A value is not a disk id in any form we recognise."""
 
 
 class EnableUUIDMissing(DiscoveryError, PermanentError):

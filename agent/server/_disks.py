@@ -16,10 +16,10 @@ from agent.discovery.errors import (
     DiskRefused,
     DuplicateDiskId,
     EnableUUIDMissing,
-    InvalidDiskId,
     RescanBusy,
     SourceError,
 )
+from failback.diskid import InvalidDiskId
 from failback.serving import StatusMap, abort_with
 
 __all__ = ["DisksServicer"]
@@ -108,5 +108,5 @@ class DisksServicer(disks_pb2_grpc.DisksServicer):
 def _answer(context: grpc.ServicerContext, work: Callable[[], T]) -> T:
     try:
         return work()
-    except DiscoveryError as exc:
+    except (DiscoveryError, InvalidDiskId) as exc:
         abort_with(context, exc, _STATUS)

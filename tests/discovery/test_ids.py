@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.discovery import normalize_disk_id
-from agent.discovery.errors import InvalidDiskId
+from failback.diskid import InvalidDiskId
 
 # A VMware VMDK id: NAA type 6, IEEE company id 00:0c:29, 16 bytes.
 

@@ -10,10 +10,10 @@ from agent.discovery.errors import (
     DiskRefused,
     DuplicateDiskId,
     EnableUUIDMissing,
-    InvalidDiskId,
     ProtectedDisk,
     RescanBusy,
 )
+from failback.diskid import InvalidDiskId
 from failback.errors import DeadlineExceeded
 from failback.retry import Policy
 from tests.discovery.conftest import OS_ID, TARGET_B, TARGET_C

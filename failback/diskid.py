@@ -21,6 +21,9 @@ the rest in ``ID_WWN_VENDOR_EXTENSION``), so an 8-byte value that claims NAA typ
 than matched on half an id. EUI-64 designators (8, 12 or 16 bytes; NVMe NGUIDs) are accepted when spelled with an
 ``eui.`` prefix or the udev type digit ``2``.
 
+It lives in the common package because both sides need it: the agent to match guest devices, the controller to
+store VMDK UUIDs from vSphere in the same form.
+
 The canonical form is the kernel's: ``naa.`` or ``eui.`` followed by lower-case hex. This module never stores or
 returns device paths (``/dev/sdX``); those are not identities.
 """
@@ -30,9 +33,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from agent.discovery.errors import InvalidDiskId
+from failback.errors import PermanentError
 
-__all__ = ["normalize_disk_id"]
+__all__ = ["InvalidDiskId", "normalize_disk_id"]
+
+
+class InvalidDiskId(PermanentError):
+    """A value is not a disk id in any form we recognise; nothing was done with it."""
+
 
 _HEX = re.compile(r"[0-9a-f]+")
 _BY_ID_DIR = "/dev/disk/by-id/"
