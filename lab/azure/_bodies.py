@@ -266,17 +266,17 @@ class Bodies:
             return {
                 "instanceType": "InMageAzureV2",
                 "infrastructureVmId": f"vm-{item.friendly_name}",
-                "vCenterInfrastructureId": "" if item.physical else "vcenter-01",
-                "protectionStage": "Protected",
+                "vCenterInfrastructureId": "" if item.physical else item.vcenter_id,
+                "protectionStage": item.protection_stage,
                 "vmId": item.name,
                 "vmProtectionState": "FailedOver",
                 "vmProtectionStateDescription": "Failed over",
-                "rpoInSeconds": 0,
+                "rpoInSeconds": item.rpo_seconds,
                 "ipAddress": item.ip_address,
-                "agentVersion": "9.62.7172.1",
+                "agentVersion": item.agent_version,
                 "processServerId": item.process_server_id,
-                "processServerName": "ps-azure-01",
-                "masterTargetId": item.process_server_id,
+                "processServerName": self._process_server_name(item),
+                "masterTargetId": item.master_target_id or item.process_server_id,
                 "protectedDisks": [
                     {"diskId": d.disk_id, "diskName": d.disk_name, "diskCapacityInBytes": d.capacity_bytes}
                     for d in item.disks
@@ -303,17 +303,17 @@ class Bodies:
                 "sourceVmCpuCount": 4,
                 "sourceVmRamSizeInMB": 16384,
                 "osDetails": {"osType": item.os_type},
-                "protectionStage": "Differential Sync",
+                "protectionStage": item.protection_stage,
                 "vmId": item.name,
                 "vmProtectionState": "Protected",
                 "vmProtectionStateDescription": "Protected",
-                "rpoInSeconds": 37,
+                "rpoInSeconds": item.rpo_seconds,
                 "protectedDisks": [
                     {
                         "diskId": d.disk_id,
                         "diskName": d.disk_name,
-                        "protectionStage": "Differential Sync",
-                        "rpoInSeconds": 37,
+                        "protectionStage": item.protection_stage,
+                        "rpoInSeconds": item.rpo_seconds,
                         "diskCapacityInBytes": d.capacity_bytes,
                     }
                     for d in item.disks
@@ -327,17 +327,18 @@ class Bodies:
                 "retentionWindowStart": _time(min((p.time for p in item.recovery_points), default=None)),
                 "retentionWindowEnd": _time(latest.time) if latest else None,
                 "infrastructureVmId": f"vm-{item.friendly_name}",
-                "agentDetails": {"agentVersion": "9.62.7172.1", "agentUpdateStatus": "Current"},
+                "agentDetails": {"agentVersion": item.agent_version, "agentUpdateStatus": "Current"},
             }
         if item.provider == "InMageRcm":
             return {
                 "instanceType": "InMageRcm",
                 "internalIdentifier": item.name,
-                "processServerId": item.process_server_id or "appliance-ps-01",
-                "processServerName": "appliance-01",
+                "processServerId": item.process_server_id,
+                "processServerName": self.estate.fabric(item.fabric).friendly_name,
                 "runAsAccountId": item.run_as_account_id or None,
+                "discoveryType": "Physical" if item.physical else "VCenter",
                 "osType": item.os_type,
-                "firmwareType": "UEFI",
+                "firmwareType": item.firmware_type,
                 "primaryNicIpAddress": item.ip_address,
                 "targetVmName": vm.name if vm else None,
                 "targetVmSize": "Standard_D4s_v5",
@@ -347,7 +348,7 @@ class Bodies:
                 else None,
                 "targetLocation": self.estate.location,
                 "lastRecoveryPointReceived": _time(latest.time) if latest else None,
-                "lastRpoInSeconds": 60,
+                "lastRpoInSeconds": item.rpo_seconds,
                 "protectedDisks": [
                     {"diskId": d.disk_id, "diskName": d.disk_name, "capacityInBytes": d.capacity_bytes}
                     for d in item.disks
@@ -358,10 +359,10 @@ class Bodies:
             "instanceType": "InMageRcmFailback",
             "internalIdentifier": item.name,
             "azureVirtualMachineId": vm_id,
-            "reprotectAgentId": "reprotect-agent-01",
-            "reprotectAgentName": "appliance-01",
+            "reprotectAgentId": item.process_server_id,
+            "reprotectAgentName": self.estate.fabric(item.fabric).friendly_name,
             "osType": item.os_type,
-            "targetvCenterId": "vcenter-01",
+            "targetvCenterId": item.vcenter_id,
             "targetDataStoreName": item.datastore_name,
             "targetVmName": item.friendly_name,
             "resyncState": "None",
@@ -369,6 +370,10 @@ class Bodies:
                 {"diskId": d.disk_id, "diskName": d.disk_name, "capacityInBytes": d.capacity_bytes} for d in item.disks
             ],
         }
+
+    def _process_server_name(self, item: Item) -> str | None:
+        servers = self.estate.fabric(item.fabric).process_servers
+        return next((ps.friendly_name for ps in servers if ps.id == item.process_server_id), None)
 
     def recovery_point(self, item: Item, point: RecoveryPoint) -> Json:
         return {

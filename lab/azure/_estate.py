@@ -170,6 +170,11 @@ class Item:
     datastore_name: str = ""
     retention_drive: str = ""
     run_as_account_id: str = ""
+    agent_version: str = "9.62.7172.1"
+    rpo_seconds: int = 0
+    protection_stage: str = "Protected"
+    firmware_type: str = "BIOS"
+    vcenter_id: str = "vcenter-01"
     recovery_points: list[RecoveryPoint] = field(default_factory=list)
     health_errors: list[HealthIssue] = field(default_factory=list)
     failover_recovery_point: str = ""
@@ -374,6 +379,8 @@ def demo_estate() -> Estate:
             provider="InMage",
             policy="failback-24h",
             protection_state="Protected",
+            protection_stage="Differential Sync",
+            rpo_seconds=37,
             ip_address="10.10.5.13",
             disks=[Disk("6000C29d-4e5f-6071-8293-a4b5c6d7e8f9", "[datastore-ssd-01] db01/db01.vmdk", 256 * 2**30)],
             azure_vm="db01",
@@ -413,6 +420,10 @@ def demo_estate() -> Estate:
             friendly_name="crm01",
             provider="InMageRcm",
             policy="rcm-24h",
+            process_server_id="d4e5f6a7-0001-4e8f-9a0b-appliance001",
+            run_as_account_id="vmware-site/runasaccounts/linux-root",
+            firmware_type="UEFI",
+            rpo_seconds=60,
             ip_address="10.10.7.50",
             azure_vm="crm01",
             recovery_points=_rps((40, "CrashConsistent")),
@@ -423,6 +434,7 @@ def demo_estate() -> Estate:
             container=c2,
             friendly_name="erp01",
             provider="InMageRcmFailback",
+            process_server_id="e5f6a7b8-0002-4f90-8b1c-reprotectag1",
             policy="rcm-failback",
             protection_state="Protected",
             ip_address="10.10.7.51",

@@ -93,7 +93,9 @@ class LocalAzure:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-azure", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-azure", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -144,6 +146,9 @@ class LocalAzure:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment; split writes meet the client's delayed ACK (40 ms a request).
+    wbufsize = -1
+    disable_nagle_algorithm = True
     local: LocalAzure
 
     def setup(self) -> None:
@@ -154,6 +159,13 @@ class _Handler(BaseHTTPRequestHandler):
             # A client that does not trust our CA aborts the handshake; that is its answer, not our failure.
             self._tls_failed = True
         super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            # wrap_socket detached the accepted socket, so socketserver's own close no longer reaches it.
+            self.request.close()
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
