@@ -35,7 +35,10 @@ from lab.azure import LocalAzure
 
 
 def vault_id(e: lab.Estate) -> str:
-    return f"/Subscriptions/{e.subscription_id}/resourceGroups/{e.resource_group}/providers/Microsoft.RecoveryServices/vaults/{e.vault}"
+    return (
+        f"/Subscriptions/{e.subscription_id}/resourceGroups/{e.resource_group}"
+        f"/providers/Microsoft.RecoveryServices/vaults/{e.vault}"
+    )
 
 
 def item_id(e: lab.Estate, i: lab.Item) -> str:
@@ -252,7 +255,8 @@ def test_import_derives_direction_physical_and_azure_vm_from_the_item_state(
     by_name = {i.friendly_name: i for i in asr.import_vault().items}
     assert by_name["db01"].replication_direction is FailoverDirection.RECOVERY_TO_PRIMARY
     assert by_name["web01"].replication_direction is None  # failed over and committed: nothing replicates
-    assert by_name["file01"].is_physical and not by_name["web01"].is_physical
+    assert by_name["file01"].is_physical
+    assert not by_name["web01"].is_physical
     web01 = endpoint.estate.vm("web01")
     assert same_id(
         by_name["web01"].azure_vm_id,
@@ -337,7 +341,8 @@ def test_import_returns_jobs_newest_first_with_tasks_and_errors(asr: SiteRecover
     jobs = asr.import_vault().jobs
     assert jobs == expected
     failed = next(j for j in jobs if j.state == "Failed")
-    assert failed.finished and not failed.succeeded
+    assert failed.finished
+    assert not failed.succeeded
     assert failed.errors[0].recommended_action == "Choose a datastore the master target's host can access."
 
 
@@ -356,4 +361,5 @@ def test_import_follows_next_links_across_pages(asr: SiteRecovery, endpoint: Loc
 def test_import_reads_timestamps_as_aware_utc(asr: SiteRecovery) -> None:
     estate = asr.import_vault()
     heartbeat = estate.fabrics[0].process_servers[0].last_heartbeat
-    assert heartbeat is not None and heartbeat.utcoffset() == datetime.timedelta(0)
+    assert heartbeat is not None
+    assert heartbeat.utcoffset() == datetime.timedelta(0)
