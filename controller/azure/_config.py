@@ -19,15 +19,17 @@ class AzureClientConfig:
     """Settings shared by the Site Recovery and Compute clients.
 
     ``connection_verify`` is a CA bundle path (or True for the system store); it is always passed to the SDK
-    explicitly, because a preset REQUESTS_CA_BUNDLE would otherwise decide. ``polling_interval`` is the pause between
-    status polls when Azure sends no Retry-After. ``retry_total`` is azure-core's own retry of 408/429/5xx per request.
-    ``operation_policy`` bounds every long-running operation (its deadline, clock and sleep are used).
+    explicitly, because a preset REQUESTS_CA_BUNDLE would otherwise decide. ``polling_interval`` is the pause
+    between status polls when Azure sends no Retry-After. ``retry_total`` and ``retry_backoff_factor`` drive
+    azure-core's own retry of 408/429/5xx per request (it honours Retry-After, and never repeats a POST whose answer
+    was lost). ``operation_policy`` bounds every long-running operation (its deadline, clock and sleep are used).
     """
 
     base_url: str = "https://management.azure.com"
     connection_verify: str | bool = True
     polling_interval: float = 30.0
     retry_total: int = 3
+    retry_backoff_factor: float = 0.8
     connection_timeout: float = 30.0
     read_timeout: float = 120.0
     operation_policy: Policy = field(default_factory=lambda: Policy(deadline=_DEFAULT_OPERATION_DEADLINE))
@@ -47,6 +49,7 @@ class AzureClientConfig:
             "connection_verify": self.connection_verify,
             "polling_interval": self.polling_interval,
             "retry_total": self.retry_total,
+            "retry_backoff_factor": self.retry_backoff_factor,
             "connection_timeout": self.connection_timeout,
             "read_timeout": self.read_timeout,
         }

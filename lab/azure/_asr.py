@@ -194,6 +194,7 @@ class SiteRecoveryService:
 
     def _get_job(self, request: Request, sub: str, rg: str, vault: str, job: str) -> Response:
         self._vault(request, sub, rg, vault)
+        self.ops.observe(job)
         for j in self.estate.jobs:
             if _same(j.name, job):
                 return Response(200, self.bodies.job(j))

@@ -46,6 +46,8 @@ class Request:
 
 @dataclass
 class Response:
+    """An answer; ``status`` 0 means: close the connection without answering."""
+
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -89,6 +91,8 @@ class Fault:
     """Answer requests whose path matches ``path`` (a regex, searched case-insensitively) with an error.
 
     ``times`` is how many matching requests fail (None: all of them); ``retry_after`` adds that header (429, 503).
+    ``drop`` instead carries the request out and then closes the connection without an answer: the client cannot
+    know whether its action happened.
     """
 
     path: str
@@ -98,6 +102,7 @@ class Fault:
     retry_after: int | None = None
     code: str = ""
     message: str = ""
+    drop: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -160,13 +165,13 @@ class Router:
         with self._lock:
             self._recorded.append(request)
 
-    def injected(self, method: str, path: str) -> ArmError | None:
+    def injected(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):
                     if fault.times is not None:
                         fault.times -= 1
-                    return fault.error()
+                    return fault
         return None
 
     def dispatch(self, request: Request) -> Response:

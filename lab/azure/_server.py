@@ -52,7 +52,7 @@ class LocalAzure:
         self.lro = LroSettings()
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._router = Router()
-        ops = Operations(self.lro, self._clock)
+        self._ops = ops = Operations(self.lro, self._clock)
         self._lock = threading.Lock()
         SiteRecoveryService(self.estate, ops, self._clock).register(self._router)
         ComputeService(self.estate, ops).register(self._router)
@@ -84,6 +84,10 @@ class LocalAzure:
 
     def clear_faults(self) -> None:
         self._router.clear_faults()
+
+    def finish_operations(self) -> None:
+        """End every operation left running by ``lro.hang`` at its next status poll or job read."""
+        self._ops.release()
 
     def __enter__(self) -> LocalAzure:
         endpoint = self
@@ -121,14 +125,15 @@ class LocalAzure:
             body = raw_body.decode(errors="replace")
         self._router.record(RecordedRequest(method, path, query, headers, body))
         try:
-            injected = self._router.injected(method, path)
-            if injected is not None:
-                raise injected
+            fault = self._router.injected(method, path)
+            if fault is not None and not fault.drop:
+                raise fault.error()
             self._authenticate(headers)
             if isinstance(body, str):
                 return ArmError(400, "InvalidRequestContent", "The request content could not be parsed.").response()
             with self._lock:  # one writer at a time: actions read-modify-write the estate
-                return self._router.dispatch(Request(method, path, query, body, self.base_url))
+                response = self._router.dispatch(Request(method, path, query, body, self.base_url))
+            return Response(0) if fault is not None else response
         except ArmError as error:
             return error.response()
 
@@ -171,6 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         response = self.local.handle(self.command, self.path, dict(self.headers.items()), raw)
+        if response.status == 0:
+            self.close_connection = True
+            return
         payload = response.encode()
         self.send_response(response.status)
         for name, value in response.headers.items():
