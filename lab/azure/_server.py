@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import ssl
 import tempfile
 import threading
@@ -16,12 +17,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from lab._tlsca import TestCA
 from lab.azure._asr import SiteRecoveryService
 from lab.azure._compute import ComputeService
 from lab.azure._estate import Estate, demo_estate
 from lab.azure._http import ArmError, Fault, RecordedRequest, Request, Response, Router
+from lab.azure._identity import IdentityService
 from lab.azure._lro import LroSettings, Operations
 
 __all__ = ["LocalAzure"]
@@ -32,7 +35,9 @@ class LocalAzure:
 
     ``base_url`` and ``ca_file`` are what a client needs (``base_url=...``, ``connection_verify=ca_file``);
     ``estate`` is the live state; ``requests`` the recorded traffic; ``lro`` how the next long-running operations
-    behave; :meth:`inject` adds a fault. ``token``, when set, is the only bearer token accepted.
+    behave; :meth:`inject` adds a fault. ``token``, when set, is the only bearer token accepted. ``principals`` maps
+    (tenant, client id) to a client secret: those service principals get ``token`` from the endpoint's Entra ID
+    token route (authority ``base_url``).
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class LocalAzure:
         tls_dir: Path | None = None,
         ca: TestCA | None = None,
         token: str | None = None,
+        principals: dict[tuple[str, str], str] | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
     ) -> None:
         self.estate = estate if estate is not None else demo_estate()
@@ -56,6 +62,7 @@ class LocalAzure:
         self._lock = threading.Lock()
         SiteRecoveryService(self.estate, ops, self._clock).register(self._router)
         ComputeService(self.estate, ops).register(self._router)
+        IdentityService(principals or {}, token or "local-azure-token").register(self._router)
         server_cert = self.ca.issue_server("localhost")
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(server_cert.cert_file, server_cert.key_file)
@@ -119,16 +126,21 @@ class LocalAzure:
         parsed = urllib.parse.urlsplit(raw_path)
         path = urllib.parse.unquote(parsed.path)
         query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
-        try:
-            body = json.loads(raw_body) if raw_body else None
-        except json.JSONDecodeError:
-            body = raw_body.decode(errors="replace")
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            body: Any = {k: v[0] for k, v in urllib.parse.parse_qs(raw_body.decode()).items()}
+        else:
+            try:
+                body = json.loads(raw_body) if raw_body else None
+            except json.JSONDecodeError:
+                body = raw_body.decode(errors="replace")
         self._router.record(RecordedRequest(method, path, query, headers, body))
         try:
             fault = self._router.injected(method, path)
             if fault is not None and not fault.drop:
                 raise fault.error()
-            self._authenticate(headers)
+            if not _TOKEN_ROUTES.search(path):
+                self._authenticate(headers)
             if isinstance(body, str):
                 return ArmError(400, "InvalidRequestContent", "The request content could not be parsed.").response()
             with self._lock:  # one writer at a time: actions read-modify-write the estate
@@ -147,6 +159,9 @@ class LocalAzure:
                 "The access token is missing or invalid.",
                 recommended_action="Check the credential's tenant, client id and secret.",
             )
+
+
+_TOKEN_ROUTES = re.compile(r"^/[^/]+/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)$")
 
 
 class _Handler(BaseHTTPRequestHandler):
