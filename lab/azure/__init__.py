@@ -7,6 +7,7 @@ that actions change as Azure Site Recovery would. Product code never imports thi
 
 from lab.azure._asr import API_VERSION
 from lab.azure._compute import COMPUTE_API_VERSION
+from lab.azure._demo import demo_estate
 from lab.azure._estate import (
     AzureVm,
     Datastore,
@@ -24,7 +25,6 @@ from lab.azure._estate import (
     RecoveryPoint,
     RetentionVolume,
     RunAsAccount,
-    demo_estate,
 )
 from lab.azure._http import Fault, RecordedRequest
 from lab.azure._lro import LroSettings

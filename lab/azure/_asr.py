@@ -1,9 +1,9 @@
 """The Site Recovery half of the local endpoint: vault reads and the failback actions, as ASR answers them.
 
 Reads serve the estate through :class:`~lab.azure._bodies.Bodies`, paged by ``estate.page_size`` with ``nextLink``.
-Actions check the item's state and the request body the way ASR does before accepting (400 for bad input or a state
-that does not allow the operation, 409 while another operation runs on the item), then start a long-running operation
-with a job record; the state changes when the operation ends successfully.
+Actions are checked by :class:`~lab.azure._transitions.Transitions` before they are accepted (409 while another
+operation runs on the item), then run as a long-running operation with a job record; the state changes when the
+operation ends successfully.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.azure._bodies import Bodies
-from lab.azure._estate import Estate, HealthIssue, Item, Job, Plan, PowerState, RecoveryPoint
+from lab.azure._estate import Estate, HealthIssue, Item, Job, Plan
 from lab.azure._http import ArmError, Request, Response, Router
 from lab.azure._lro import Operations
+from lab.azure._transitions import Transitions, bad
 
 __all__ = ["API_VERSION", "SiteRecoveryService"]
 
@@ -30,12 +31,6 @@ _CONTAINER = _FABRIC + r"/replicationProtectionContainers/(?P<container>[^/]+)"
 _ITEM = _CONTAINER + r"/replicationProtectedItems/(?P<item>[^/]+)"
 _PLAN = _VAULT + r"/replicationRecoveryPlans/(?P<plan>[^/]+)"
 
-_CLASSIC = {"InMage", "InMageAzureV2"}
-
-
-def _bad(code: str, message: str, remedy: str = "") -> ArmError:
-    return ArmError(400, code, message, recommended_action=remedy)
-
 
 def _same(a: str, b: str) -> bool:
     return a.lower() == b.lower()
@@ -48,6 +43,7 @@ class SiteRecoveryService:
         self.estate = estate
         self.bodies = Bodies(estate)
         self.ops = ops
+        self.transitions = Transitions(estate, self.bodies, clock)
         self._clock = clock
 
     def register(self, router: Router) -> None:
@@ -77,7 +73,7 @@ class SiteRecoveryService:
 
     def _vault(self, request: Request, sub: str, rg: str, vault: str) -> None:
         if request.param("api-version") != API_VERSION:
-            raise _bad(
+            raise bad(
                 "InvalidApiVersionParameter",
                 f"The api-version '{request.param('api-version')}' is invalid. The supported versions are "
                 f"'{API_VERSION}'.",
@@ -216,13 +212,13 @@ class SiteRecoveryService:
         body = request.body if isinstance(request.body, dict) else {}
         props = body.get("properties") or {}
         if _same(action, "reProtect"):
-            scenario, effect = "Reprotect", self._reprotect(item, props)
+            scenario, effect = "Reprotect", self.transitions.reprotect(item, props)
         elif _same(action, "unplannedFailover"):
-            scenario, effect = "UnplannedFailover", self._failover(item, props)
+            scenario, effect = "UnplannedFailover", self.transitions.failover(item, props)
         elif _same(action, "failoverCommit"):
-            scenario, effect = "Commit", self._commit(item)
+            scenario, effect = "Commit", self.transitions.commit(item)
         else:
-            scenario, effect = "CancelFailover", self._cancel(item)
+            scenario, effect = "CancelFailover", self.transitions.cancel(item)
         item_path = request.path[: request.path.lower().rindex("/" + action.lower())]
         return self._start(request, item_path, scenario, [item], effect, lambda: self.bodies.item(item))
 
@@ -233,192 +229,6 @@ class SiteRecoveryService:
                 "OperationInProgress",
                 f"The operation {item.scenario} is in progress on {item.friendly_name}.",
                 recommended_action=f"Wait for job {item.scenario_job} to finish, then retry.",
-            )
-
-    def _reprotect(self, item: Item, props: dict[str, Any]) -> Callable[[], None]:
-        direction = props.get("failoverDirection")
-        details = props.get("providerSpecificDetails") or {}
-        kind = details.get("instanceType")
-        if direction == "RecoveryToPrimary":
-            self._require_state(item, "UnplannedFailoverCommitted", "Recovery", "InMageAzureV2", "ReProtect")
-            if kind != "InMage":
-                raise _bad(
-                    "InvalidProviderInput",
-                    f"Reprotect from Azure to VMware needs InMage provider input, not {kind!r}.",
-                    "Send InMageReprotectInput (instanceType InMage).",
-                )
-            self._check_inmage_reprotect(item, details)
-            return lambda: self._after_reprotect_to_primary(item, details)
-        if direction == "PrimaryToRecovery":
-            self._require_state(item, "UnplannedFailoverCommitted", "Primary", "InMage", "ReProtect")
-            if kind == "InMage":
-                self._check_inmage_reprotect(item, details)
-            elif kind == "InMageAzureV2":
-                self._require_fields(details, ("processServerId", "policyId"))
-                self._check_process_server(item, details["processServerId"])
-            else:
-                raise _bad(
-                    "InvalidProviderInput",
-                    f"Reprotect from VMware to Azure needs InMageAzureV2 or InMage provider input, not {kind!r}.",
-                )
-            return lambda: self._after_reprotect_to_recovery(item, details)
-        raise _bad(
-            "InvalidFailoverDirection",
-            f"failoverDirection must be PrimaryToRecovery or RecoveryToPrimary, not {direction!r}.",
-        )
-
-    def _check_inmage_reprotect(self, item: Item, details: dict[str, Any]) -> None:
-        self._require_fields(details, ("masterTargetId", "processServerId", "retentionDrive", "profileId"))
-        fabric = self.estate.fabric(item.fabric)
-        self._check_process_server(item, details["processServerId"])
-        mt = next((m for m in fabric.master_targets if _same(m.id, details["masterTargetId"])), None)
-        if mt is None:
-            raise _bad("MasterTargetNotFound", f"Master target {details['masterTargetId']} is not registered.")
-        if details["retentionDrive"] not in {v.volume_name for v in mt.retention_volumes}:
-            raise _bad(
-                "RetentionVolumeNotFound",
-                f"Retention drive {details['retentionDrive']!r} is not a retention volume of {mt.name}.",
-            )
-        datastore = details.get("datastoreName")
-        if datastore is not None and datastore not in {d.symbolic_name for d in mt.datastores}:
-            raise _bad("DatastoreNotFound", f"Datastore {datastore!r} is not visible to master target {mt.name}.")
-        account = details.get("runAsAccountId")
-        if account is not None and account not in {a.account_id for a in fabric.run_as_accounts}:
-            raise _bad("RunAsAccountNotFound", f"Run-as account {account!r} does not exist on {fabric.friendly_name}.")
-        if not any(_same(self.bodies.policy_id(p.name), details["profileId"]) for p in self.estate.policies):
-            raise _bad("PolicyNotFound", f"Replication policy {details['profileId']} does not exist.")
-
-    def _check_process_server(self, item: Item, ps_id: str) -> None:
-        fabric = self.estate.fabric(item.fabric)
-        if not any(_same(ps.id, ps_id) for ps in fabric.process_servers):
-            raise _bad(
-                "ProcessServerNotFound", f"Process server {ps_id} is not registered with {fabric.friendly_name}."
-            )
-
-    @staticmethod
-    def _require_fields(details: dict[str, Any], names: tuple[str, ...]) -> None:
-        missing = [n for n in names if not details.get(n)]
-        if missing:
-            raise _bad("InvalidProviderInput", f"Required provider input fields are missing: {', '.join(missing)}.")
-
-    @staticmethod
-    def _require_state(item: Item, state: str, location: str, provider: str, operation: str) -> None:
-        if item.protection_state != state or item.active_location != location or item.provider != provider:
-            raise _bad(
-                "OperationNotAllowedInCurrentState",
-                f"{operation} is not allowed for {item.friendly_name}: it is {item.protection_state} "
-                f"with active location {item.active_location} ({item.provider}).",
-                "Refresh the item and choose an operation from its allowedOperations.",
-            )
-
-    def _after_reprotect_to_primary(self, item: Item, details: dict[str, Any]) -> None:
-        item.provider = "InMage"
-        item.protection_state = "Protected"
-        item.master_target_id = details["masterTargetId"]
-        item.process_server_id = details["processServerId"]
-        item.retention_drive = details["retentionDrive"]
-        item.datastore_name = details.get("datastoreName") or ""
-        item.run_as_account_id = details.get("runAsAccountId") or ""
-        item.policy = details["profileId"].rsplit("/", 1)[-1]
-        item.failover_recovery_point = ""
-        self._fresh_points(item)
-
-    def _after_reprotect_to_recovery(self, item: Item, details: dict[str, Any]) -> None:
-        item.provider = "InMageAzureV2"
-        item.protection_state = "Protected"
-        item.process_server_id = details["processServerId"]
-        item.master_target_id = details.get("masterTargetId") or ""
-        item.policy = (details.get("profileId") or details.get("policyId") or item.policy).rsplit("/", 1)[-1]
-        item.failover_recovery_point = ""
-        self._fresh_points(item)
-
-    def _fresh_points(self, item: Item) -> None:
-        """A new replication starts a new journal: points from before the reprotect are gone."""
-        now = self._clock()
-        item.recovery_points = [
-            RecoveryPoint(f"rp-{now:%H%M%S}-app", now - datetime.timedelta(minutes=1), "ApplicationConsistent"),
-            RecoveryPoint(f"rp-{now:%H%M%S}-crash", now, "CrashConsistent"),
-        ]
-
-    def _failover(self, item: Item, props: dict[str, Any]) -> Callable[[], None]:
-        direction = props.get("failoverDirection")
-        details = props.get("providerSpecificDetails") or {}
-        vm_state: PowerState
-        if direction == "RecoveryToPrimary":
-            self._require_state(item, "Protected", "Recovery", "InMage", "UnplannedFailover")
-            if details.get("instanceType") != "InMage":
-                raise _bad("InvalidProviderInput", "Failback needs InMageUnplannedFailoverInput (instanceType InMage).")
-            point = self._choose_point(item, details.get("recoveryPointType"), details.get("recoveryPointId"))
-            target, vm_state = "Primary", "stopped"  # ASR shuts the Azure VM down when failing back
-        elif direction == "PrimaryToRecovery":
-            self._require_state(item, "Protected", "Primary", "InMageAzureV2", "UnplannedFailover")
-            point = self._choose_point(item, "LatestTime", None)
-            target, vm_state = "Recovery", "running"
-        else:
-            raise _bad("InvalidFailoverDirection", f"Unknown failoverDirection {direction!r}.")
-
-        def effect() -> None:
-            item.protection_state = "UnplannedFailoverCommitPendingStatesBegin"
-            item.active_location = target
-            item.failover_recovery_point = point.name
-            item.last_failover = self._clock()
-            if item.azure_vm:
-                self.estate.vm(item.azure_vm).power_state = vm_state
-
-        return effect
-
-    def _choose_point(self, item: Item, kind: str | None, point_id: str | None) -> RecoveryPoint:
-        points = sorted(item.recovery_points, key=lambda p: p.time)
-        if kind == "LatestTime":
-            chosen = points[-1] if points else None
-        elif kind == "LatestTag":
-            tagged = [p for p in points if p.type == "ApplicationConsistent"]
-            chosen = tagged[-1] if tagged else None
-        elif kind == "Custom":
-            if not point_id:
-                raise _bad("InvalidProviderInput", "recoveryPointId is required when recoveryPointType is Custom.")
-            name = point_id.rstrip("/").rsplit("/", 1)[-1]
-            chosen = next((p for p in points if _same(p.name, name)), None)
-            if chosen is None:
-                raise _bad("RecoveryPointNotFound", f"Recovery point {point_id} does not exist for this item.")
-        else:
-            raise _bad("InvalidProviderInput", f"recoveryPointType must be LatestTime, LatestTag or Custom: {kind!r}.")
-        if chosen is None:
-            raise _bad(
-                "NoRecoveryPointAvailable",
-                f"No {kind} recovery point is available for {item.friendly_name}.",
-                "Wait for replication to produce a recovery point, or choose another recovery point type.",
-            )
-        return chosen
-
-    def _commit(self, item: Item) -> Callable[[], None]:
-        self._require_pending(item, "Commit")
-
-        def effect() -> None:
-            item.protection_state = "UnplannedFailoverCommitted"
-
-        return effect
-
-    def _cancel(self, item: Item) -> Callable[[], None]:
-        self._require_pending(item, "CancelFailover")
-        back = "Recovery" if item.active_location == "Primary" else "Primary"
-
-        def effect() -> None:
-            item.protection_state = "Protected"
-            item.active_location = back
-            item.failover_recovery_point = ""
-            if item.azure_vm and back == "Recovery":
-                self.estate.vm(item.azure_vm).power_state = "running"
-
-        return effect
-
-    @staticmethod
-    def _require_pending(item: Item, operation: str) -> None:
-        if item.protection_state != "UnplannedFailoverCommitPendingStatesBegin":
-            raise _bad(
-                "OperationNotAllowedInCurrentState",
-                f"{operation} is allowed only after a failover and before its commit; "
-                f"{item.friendly_name} is {item.protection_state}.",
             )
 
     # Plan actions
@@ -432,7 +242,7 @@ class SiteRecoveryService:
         props = body.get("properties") or {}
         if _same(action, "reProtect"):
             providers = sorted({i.provider for i in items})
-            raise _bad(
+            raise bad(
                 "ReprotectNotSupportedForProvider",
                 f"Recovery plan reprotect is not supported for replication providers {', '.join(providers)}.",
                 "Reprotect each protected item of the plan with its provider input.",
@@ -441,7 +251,7 @@ class SiteRecoveryService:
             scenario = "UnplannedFailover"
             inputs = {d.get("instanceType"): d for d in props.get("providerSpecificDetails") or []}
             effects = [
-                self._failover(
+                self.transitions.failover(
                     item,
                     {
                         "failoverDirection": props.get("failoverDirection"),
@@ -452,9 +262,9 @@ class SiteRecoveryService:
                 for item in items
             ]
         elif _same(action, "failoverCommit"):
-            scenario, effects = "Commit", [self._commit(item) for item in items]
+            scenario, effects = "Commit", [self.transitions.commit(item) for item in items]
         else:
-            scenario, effects = "CancelFailover", [self._cancel(item) for item in items]
+            scenario, effects = "CancelFailover", [self.transitions.cancel(item) for item in items]
 
         def effect() -> None:
             for one in effects:

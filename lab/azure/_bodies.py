@@ -7,9 +7,6 @@ case-sensitively or ignores the discriminator fails here as it would against Azu
 
 from __future__ import annotations
 
-import datetime
-from typing import Any
-
 from lab.azure._estate import (
     AzureVm,
     Estate,
@@ -22,18 +19,13 @@ from lab.azure._estate import (
     ProcessServer,
     RecoveryPoint,
 )
+from lab.azure._json import Json, rfc3339
+from lab.azure._provider_bodies import provider_details
 
-__all__ = ["Bodies"]
+__all__ = ["Bodies", "allowed_operations", "health_error"]
 
-Json = dict[str, Any]
 
 _RSV = "Microsoft.RecoveryServices/vaults"
-
-
-def _time(value: datetime.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def health_error(issue: HealthIssue) -> Json:
@@ -142,7 +134,7 @@ class Bodies:
             "ipAddress": ps.ip_address,
             "osType": ps.os_type,
             "agentVersion": ps.agent_version,
-            "lastHeartbeat": _time(ps.last_heartbeat),
+            "lastHeartbeat": rfc3339(ps.last_heartbeat),
             "versionStatus": ps.version_status,
             "mobilityServiceUpdates": [],
             "hostId": ps.host_id,
@@ -166,7 +158,7 @@ class Bodies:
             "name": mt.name,
             "osType": mt.os_type,
             "agentVersion": mt.agent_version,
-            "lastHeartbeat": _time(mt.last_heartbeat),
+            "lastHeartbeat": rfc3339(mt.last_heartbeat),
             "versionStatus": mt.version_status,
             "retentionVolumes": [
                 {
@@ -242,138 +234,21 @@ class Bodies:
                 "healthErrors": [health_error(h) for h in item.health_errors],
                 "policyId": self.policy_id(item.policy),
                 "policyFriendlyName": next(p.friendly_name for p in self.estate.policies if p.name == item.policy),
-                "lastSuccessfulFailoverTime": _time(item.last_failover),
+                "lastSuccessfulFailoverTime": rfc3339(item.last_failover),
                 "currentScenario": {
                     "scenarioName": item.scenario,
                     "jobId": self.job_id(item.scenario_job),
-                    "startTime": _time(item.scenario_start),
+                    "startTime": rfc3339(item.scenario_start),
                 },
                 "failoverRecoveryPointId": self.point_id(item, item.failover_recovery_point)
                 if item.failover_recovery_point
                 else None,
-                "providerSpecificDetails": self._provider_details(item),
+                "providerSpecificDetails": provider_details(self, item),
                 "recoveryContainerId": f"{self.vault_id}/replicationFabrics/Microsoft Azure"
                 "/replicationProtectionContainers/Microsoft Azure",
                 "eventCorrelationId": f"{item.name}-events",
             },
         }
-
-    def _provider_details(self, item: Item) -> Json:
-        vm = self.estate.vm(item.azure_vm) if item.azure_vm else None
-        vm_id = self.vm_id(vm) if vm else None
-        latest = max(item.recovery_points, key=lambda p: p.time, default=None)
-        if item.provider == "InMageAzureV2":
-            return {
-                "instanceType": "InMageAzureV2",
-                "infrastructureVmId": f"vm-{item.friendly_name}",
-                "vCenterInfrastructureId": "" if item.physical else item.vcenter_id,
-                "protectionStage": item.protection_stage,
-                "vmId": item.name,
-                "vmProtectionState": "FailedOver",
-                "vmProtectionStateDescription": "Failed over",
-                "rpoInSeconds": item.rpo_seconds,
-                "ipAddress": item.ip_address,
-                "agentVersion": item.agent_version,
-                "processServerId": item.process_server_id,
-                "processServerName": self._process_server_name(item),
-                "masterTargetId": item.master_target_id or item.process_server_id,
-                "protectedDisks": [
-                    {"diskId": d.disk_id, "diskName": d.disk_name, "diskCapacityInBytes": d.capacity_bytes}
-                    for d in item.disks
-                ],
-                "sourceVmCpuCount": 4,
-                "sourceVmRamSizeInMB": 16384,
-                "osType": item.os_type,
-                "recoveryAzureVMName": vm.name if vm else None,
-                "recoveryAzureVMSize": "Standard_D4s_v5",
-                "recoveryAzureResourceGroupId": f"/subscriptions/{self.estate.subscription_id}"
-                f"/resourceGroups/{vm.resource_group}"
-                if vm
-                else None,
-                "targetVmId": vm_id,
-                "discoveryType": "Physical" if item.physical else "vCenter",
-                "datastores": sorted({d.disk_name.split("]")[0].strip("[") for d in item.disks if "]" in d.disk_name}),
-                "lastRecoveryPointReceived": _time(latest.time) if latest else None,
-                "osName": "Windows Server 2019" if item.os_type == "Windows" else "Ubuntu 22.04",
-            }
-        if item.provider == "InMage":
-            return {
-                "instanceType": "InMage",
-                "activeSiteType": "Azure",
-                "sourceVmCpuCount": 4,
-                "sourceVmRamSizeInMB": 16384,
-                "osDetails": {"osType": item.os_type},
-                "protectionStage": item.protection_stage,
-                "vmId": item.name,
-                "vmProtectionState": "Protected",
-                "vmProtectionStateDescription": "Protected",
-                "rpoInSeconds": item.rpo_seconds,
-                "protectedDisks": [
-                    {
-                        "diskId": d.disk_id,
-                        "diskName": d.disk_name,
-                        "protectionStage": item.protection_stage,
-                        "rpoInSeconds": item.rpo_seconds,
-                        "diskCapacityInBytes": d.capacity_bytes,
-                    }
-                    for d in item.disks
-                ],
-                "ipAddress": item.ip_address,
-                "lastHeartbeat": "2026-03-14T09:30:00Z",
-                "processServerId": item.process_server_id,
-                "masterTargetId": item.master_target_id,
-                "discoveryType": "Physical" if item.physical else "vCenter",
-                "datastores": [item.datastore_name] if item.datastore_name else [],
-                "retentionWindowStart": _time(min((p.time for p in item.recovery_points), default=None)),
-                "retentionWindowEnd": _time(latest.time) if latest else None,
-                "infrastructureVmId": f"vm-{item.friendly_name}",
-                "agentDetails": {"agentVersion": item.agent_version, "agentUpdateStatus": "Current"},
-            }
-        if item.provider == "InMageRcm":
-            return {
-                "instanceType": "InMageRcm",
-                "internalIdentifier": item.name,
-                "processServerId": item.process_server_id,
-                "processServerName": self.estate.fabric(item.fabric).friendly_name,
-                "runAsAccountId": item.run_as_account_id or None,
-                "discoveryType": "Physical" if item.physical else "VCenter",
-                "osType": item.os_type,
-                "firmwareType": item.firmware_type,
-                "primaryNicIpAddress": item.ip_address,
-                "targetVmName": vm.name if vm else None,
-                "targetVmSize": "Standard_D4s_v5",
-                "targetResourceGroupId": f"/subscriptions/{self.estate.subscription_id}"
-                f"/resourceGroups/{vm.resource_group}"
-                if vm
-                else None,
-                "targetLocation": self.estate.location,
-                "lastRecoveryPointReceived": _time(latest.time) if latest else None,
-                "lastRpoInSeconds": item.rpo_seconds,
-                "protectedDisks": [
-                    {"diskId": d.disk_id, "diskName": d.disk_name, "capacityInBytes": d.capacity_bytes}
-                    for d in item.disks
-                ],
-                "discoveredVmDetails": {"datastores": ["datastore-ssd-01"], "powerStatus": "OFF"},
-            }
-        return {
-            "instanceType": "InMageRcmFailback",
-            "internalIdentifier": item.name,
-            "azureVirtualMachineId": vm_id,
-            "reprotectAgentId": item.process_server_id,
-            "reprotectAgentName": self.estate.fabric(item.fabric).friendly_name,
-            "osType": item.os_type,
-            "targetvCenterId": item.vcenter_id,
-            "targetDataStoreName": item.datastore_name,
-            "targetVmName": item.friendly_name,
-            "resyncState": "None",
-            "protectedDisks": [
-                {"diskId": d.disk_id, "diskName": d.disk_name, "capacityInBytes": d.capacity_bytes} for d in item.disks
-            ],
-        }
-
-    def _process_server_name(self, item: Item) -> str | None:
-        servers = self.estate.fabric(item.fabric).process_servers
-        return next((ps.friendly_name for ps in servers if ps.id == item.process_server_id), None)
 
     def recovery_point(self, item: Item, point: RecoveryPoint) -> Json:
         return {
@@ -381,7 +256,7 @@ class Bodies:
             "name": point.name,
             "type": f"{_RSV}/replicationFabrics/replicationProtectionContainers/replicationProtectedItems"
             "/recoveryPoints",
-            "properties": {"recoveryPointTime": _time(point.time), "recoveryPointType": point.type},
+            "properties": {"recoveryPointTime": rfc3339(point.time), "recoveryPointType": point.type},
         }
 
     # Plans and jobs
@@ -404,7 +279,7 @@ class Bodies:
                 "failoverDeploymentModel": "ResourceManager",
                 "replicationProviders": plan.providers,
                 "allowedOperations": allowed,
-                "lastUnplannedFailoverTime": _time(plan.last_unplanned_failover),
+                "lastUnplannedFailoverTime": rfc3339(plan.last_unplanned_failover),
                 "currentScenario": {"scenarioName": plan.scenario, "jobId": self.job_id(plan.scenario_job)},
                 "currentScenarioStatus": plan.scenario_status or None,
                 "groups": [
@@ -457,12 +332,12 @@ class Bodies:
                             "recommendedAction": e.recommended_action,
                         },
                         "errorLevel": e.level,
-                        "creationTime": _time(job.end_time),
+                        "creationTime": rfc3339(job.end_time),
                     }
                     for e in job.errors
                 ],
-                "startTime": _time(job.start_time),
-                "endTime": _time(job.end_time),
+                "startTime": rfc3339(job.start_time),
+                "endTime": rfc3339(job.end_time),
                 "allowedActions": ["Cancel"] if job.state == "InProgress" else [],
                 "targetObjectId": job.target_object_id,
                 "targetObjectName": job.target_object_name,

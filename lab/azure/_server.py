@@ -22,7 +22,8 @@ from typing import Any
 from lab._tlsca import TestCA
 from lab.azure._asr import SiteRecoveryService
 from lab.azure._compute import ComputeService
-from lab.azure._estate import Estate, demo_estate
+from lab.azure._demo import demo_estate
+from lab.azure._estate import Estate
 from lab.azure._http import ArmError, Fault, RecordedRequest, Request, Response, Router
 from lab.azure._identity import IdentityService
 from lab.azure._lro import LroSettings, Operations
