@@ -8,10 +8,12 @@ state is read back from the instance view, never assumed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import TracebackType
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
+from azure.core.polling import LROPoller
 from azure.mgmt.compute import ComputeManagementClient
 
 from controller.azure import _convert
@@ -98,10 +100,10 @@ class AzureVms:
         self._run(f"start of VM {ref.name}", lambda **kw: ops.begin_start(ref.resource_group, ref.name, **kw), deadline)
         return self.power_state(ref)
 
-    def _run(self, what: str, start: object, deadline: Policy | None) -> None:
+    def _run(self, what: str, start: Callable[..., LROPoller[None]], deadline: Policy | None) -> None:
         _log.info("starting %s", what)
         run_operation(
-            start,  # type: ignore[arg-type]
+            start,
             what=what,
             policy=deadline or self.config.operation_policy,
             interval=self.config.polling_interval,

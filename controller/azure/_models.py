@@ -381,6 +381,9 @@ class ProtectedItem:
     @property
     def azure_vm_id(self) -> str | None:
         """The failed-over Azure VM, when the provider's details name it (InMage details do not)."""
+        if isinstance(self.details, InMageRcmState):
+            group, name = self.details.target_resource_group_id, self.details.target_vm_name
+            return f"{group}/providers/Microsoft.Compute/virtualMachines/{name}" if group and name else None
         return getattr(self.details, "azure_vm_id", None)
 
 

@@ -257,11 +257,14 @@ def test_import_derives_direction_physical_and_azure_vm_from_the_item_state(
     assert by_name["web01"].replication_direction is None  # failed over and committed: nothing replicates
     assert by_name["file01"].is_physical
     assert not by_name["web01"].is_physical
-    web01 = endpoint.estate.vm("web01")
-    assert same_id(
-        by_name["web01"].azure_vm_id,
-        f"/subscriptions/{endpoint.estate.subscription_id}/resourceGroups/{web01.resource_group}/providers/Microsoft.Compute/virtualMachines/web01",
-    )
+    e = endpoint.estate
+    for name in ("web01", "crm01"):  # classic details name the VM; modernized ones its group and name
+        vm = e.vm(name)
+        expected = (
+            f"/subscriptions/{e.subscription_id}/resourceGroups/{vm.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{vm.name}"
+        )
+        assert same_id(by_name[name].azure_vm_id, expected)
     assert by_name["db01"].azure_vm_id is None  # InMage details do not name the Azure VM
 
 
