@@ -50,6 +50,13 @@ __all__ = [
 ]
 
 
+def _s(value: Any) -> str | None:
+    """Plain str for a field the SDK may hand back as one of its str enums (they must not leak out)."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
 def _int(value: Any) -> int | None:
     """ASR sends some counts as strings ("3"); absent or unparsable values become None."""
     if value is None or value == "":
@@ -113,7 +120,7 @@ def fabric(model: m.Fabric) -> Fabric:
         id=model.id or "",
         friendly_name=props.friendly_name,
         kind=details.instance_type if details is not None else None,
-        health=props.health,
+        health=_s(props.health),
         host_name=vmware.host_name if vmware else None,
         ip_address=vmware.ip_address if vmware else None,
         agent_version=vmware.agent_version if vmware else None,
@@ -135,7 +142,7 @@ def _process_server(ps: m.ProcessServer) -> ProcessServer:
         agent_version=ps.agent_version,
         version_status=ps.version_status,
         last_heartbeat=ps.last_heartbeat,
-        health=ps.health,
+        health=_s(ps.health),
         service_status=ps.ps_service_status,
         machine_count=_int(ps.machine_count),
         replication_pair_count=_int(ps.replication_pair_count),
@@ -169,7 +176,7 @@ def _master_target(mt: m.MasterTargetServer) -> MasterTarget:
                 uuid=ds.uuid,
                 capacity_gb=_float(ds.capacity),
                 free_gb=_float(ds.free_space),
-                type=ds.type,
+                type=_s(ds.type),
             )
             for ds in mt.data_stores or ()
         ),
@@ -287,7 +294,7 @@ def _provider(d: m.ReplicationProviderSpecificSettings | None) -> ProviderState 
             target_datastore=d.target_data_store_name,
             target_vm_name=d.target_vm_name,
             os_type=d.os_type,
-            resync_state=d.resync_state,
+            resync_state=_s(d.resync_state),
         )
     return None
 
@@ -295,7 +302,7 @@ def _provider(d: m.ReplicationProviderSpecificSettings | None) -> ProviderState 
 def recovery_point(model: m.RecoveryPoint) -> RecoveryPoint:
     props = model.properties or m.RecoveryPointProperties()
     return RecoveryPoint(
-        name=model.name or "", id=model.id or "", time=props.recovery_point_time, type=props.recovery_point_type
+        name=model.name or "", id=model.id or "", time=props.recovery_point_time, type=_s(props.recovery_point_type)
     )
 
 
@@ -308,7 +315,7 @@ def recovery_plan(model: m.RecoveryPlan) -> RecoveryPlan:
     boot = 0
     for group in props.groups or ():
         # The SDK turns known values into its enum; str() of that would be "RecoveryPlanGroupType.BOOT".
-        kind = str(getattr(group.group_type, "value", group.group_type))
+        kind = _s(group.group_type) or ""
         if kind.lower() == "boot":
             boot += 1
         members = group.replication_protected_items or ()

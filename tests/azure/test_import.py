@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+
 from controller.azure import (
     Datastore,
     Fabric,
@@ -366,3 +368,28 @@ def test_import_reads_timestamps_as_aware_utc(asr: SiteRecovery) -> None:
     heartbeat = estate.fabrics[0].process_servers[0].last_heartbeat
     assert heartbeat is not None
     assert heartbeat.utcoffset() == datetime.timedelta(0)
+
+
+def test_no_sdk_model_leaves_the_adapter(asr: SiteRecovery) -> None:
+    import dataclasses
+    from collections.abc import Mapping
+
+    def walk(value: object) -> None:
+        assert not type(value).__module__.startswith("azure."), f"{type(value)} leaked out of the adapter"
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, tuple):
+            for v in value:
+                walk(v)
+        else:
+            assert isinstance(value, (str, int, float, bool, type(None), datetime.datetime)), type(value)
+
+    estate = asr.import_vault()
+    walk(estate)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        estate.items[0].protection_state = "changed"  # type: ignore[misc]
