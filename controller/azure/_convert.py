@@ -348,28 +348,17 @@ def job(model: m.Job) -> Job:
     props = model.properties or m.JobProperties()
     errors: list[HealthIssue] = []
     for e in props.errors or ():
-        service = e.service_error_details
-        provider = e.provider_error_details
+        # ASR reports either its own service error or the on-premises provider's error for a failed task.
+        service, provider = e.service_error_details, e.provider_error_details
         if service is not None:
-            errors.append(
-                HealthIssue(
-                    code=service.code or "",
-                    message=service.message or "",
-                    level=e.error_level,
-                    possible_causes=service.possible_causes or None,
-                    recommended_action=service.recommended_action or None,
-                )
-            )
+            code, message = service.code, service.message
+            causes, action = service.possible_causes, service.recommended_action
         elif provider is not None:
-            errors.append(
-                HealthIssue(
-                    code=str(provider.error_code or ""),
-                    message=provider.error_message or "",
-                    level=e.error_level,
-                    possible_causes=provider.possible_causes or None,
-                    recommended_action=provider.recommended_action or None,
-                )
-            )
+            code, message = str(provider.error_code or ""), provider.error_message
+            causes, action = provider.possible_causes, provider.recommended_action
+        else:
+            continue
+        errors.append(HealthIssue(code or "", message or "", e.error_level, causes or None, action or None))
     return Job(
         name=model.name or "",
         id=model.id or "",

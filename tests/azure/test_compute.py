@@ -60,3 +60,8 @@ def test_a_non_vm_id_is_refused_before_any_call(vms: AzureVms, endpoint: LocalAz
     with pytest.raises(InvalidRequest):
         vms.start("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x")
     assert endpoint.requests == []
+
+
+def test_starting_a_running_vm_is_a_no_op_that_still_reports_running(vms: AzureVms, endpoint: LocalAzure) -> None:
+    assert vms.start(vm_ref(endpoint, "crm01")).power_state == "running"
+    assert not [r for r in endpoint.requests if "/operations/" in r.path]  # answered at once, nothing to poll
