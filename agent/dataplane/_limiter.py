@@ -105,8 +105,8 @@ class BandwidthLimiter:
                 self._finish[ticket.pair] = queue[-1].start_tag + queue[-1].nbytes if queue else self._vtime
 
     def poll(self) -> float | None:
-        """Grant what the bucket allows now, in fair order. Returns the seconds until another grant may become
-        possible, 0.0 if requests remain that are waiting for nothing, or None when nothing is waiting."""
+        """Grant what the bucket allows now, in fair order. Returns the seconds until the next grant may become
+        possible (always positive), or None when nothing is waiting."""
         with self._cond:
             return self._dispatch(self._clock.monotonic())
 
@@ -134,7 +134,7 @@ class BandwidthLimiter:
         if not self._waiting:
             return None
         assert self._rate is not None
-        return max(0.0, -self._tokens) / self._rate
+        return (max(0.0, -self._tokens) + 1.0) / self._rate  # until the bucket holds at least one byte again
 
     # -- blocking API ------------------------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ def gib_of_zeros_frame(*, declare_size: bool) -> bytes:
 def with_declared_size(frame: bytes, size: int) -> bytes:
     """``frame`` (written without a content size) rewritten to declare ``size`` in a 4-byte content-size field."""
     magic, descriptor = frame[:4], frame[4]
-    assert descriptor >> 6 == 0 and not descriptor & 0x20, "expects a frame without content size, with a window"
+    assert descriptor >> 6 == 0, "expects a frame without content size"
+    assert not descriptor & 0x20, "expects a frame with a window descriptor"
     window = frame[5:6]
     return magic + bytes([descriptor | 0x80]) + window + struct.pack("<I", size) + frame[6:]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from pathlib import Path
@@ -111,7 +112,7 @@ def test_plan_resync_covers_exactly_the_differing_units(units, remote_missing):
         10 * BLOCK_SIZE + i * BLOCK_SIZE for i in range(len(local)) if i >= len(remote) or local[i] != remote[i]
     }
     assert sent == differing
-    assert all(a.end < b.offset for a, b in zip(extents, extents[1:], strict=False))  # merged and ordered
+    assert all(a.end < b.offset for a, b in itertools.pairwise(extents))  # merged and ordered
 
 
 def test_plan_resync_clips_the_last_unit_to_the_end():
