@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 from agent.dataplane._io import FileIO, write_all
 from agent.dataplane._wire import EncodedBatch, pack_batch, packed_size, unpack_batch
-from agent.dataplane.errors import BacklogCorrupt, BacklogMismatch, SequenceGap, WatermarkAhead, WatermarkBehind
+from agent.dataplane.errors import (
+    BacklogCorrupt,
+    BacklogFailed,
+    BacklogMismatch,
+    SequenceGap,
+    WatermarkAhead,
+    WatermarkBehind,
+)
 
 __all__ = ["Backlog"]
 
@@ -68,6 +75,7 @@ class Backlog:
         self._acked = 0
         self._unsynced: set[int] = set()
         self._readers: dict[int, int] = {}
+        self._failed: BacklogFailed | None = None
         os.makedirs(self._dir, exist_ok=True)
         self._initial_cursor = self._open_meta(pair, generation, initial_cursor)
         for segment in self._segments():
@@ -125,20 +133,40 @@ class Backlog:
             crc = zlib.crc32(part, crc)
         head = struct.pack("<4sIQI", _MAGIC, body_size, batch.seq, crc)
         header = head + struct.pack("<I", zlib.crc32(head))
-        if self._fd is None or self._used >= self._segment_bytes:
-            self._open_segment(batch.seq)
-        assert self._fd is not None
-        assert self._segment is not None
-        size = write_all(self._io, self._fd, [header, *parts])
-        self._unsynced.add(self._fd)
+        if self._failed is not None:
+            raise self._failed
+        try:
+            if self._fd is None or self._used >= self._segment_bytes:
+                self._open_segment(batch.seq)
+            assert self._fd is not None
+            assert self._segment is not None
+            self._unsynced.add(self._fd)
+            size = write_all(self._io, self._fd, [header, *parts])
+        except OSError as exc:
+            raise self._fail("appending a batch", exc) from exc
         self._slots.append(_Slot(batch.seq, self._segment, self._used, size, batch.cursor, batch.captured_at))
         self._used += size
 
     def sync(self) -> None:
         """Make every appended batch durable (call before sending them)."""
-        for fd in sorted(self._unsynced):
-            self._io.fdatasync(fd)
+        if self._failed is not None:
+            raise self._failed
+        try:
+            for fd in sorted(self._unsynced):
+                self._io.fdatasync(fd)
+        except OSError as exc:
+            raise self._fail("fdatasync", exc) from exc
         self._unsynced.clear()
+
+    def _fail(self, what: str, exc: OSError) -> BacklogFailed:
+        # A torn frame may now sit at the end of the segment: appending after it would put later batches where a
+        # restart cannot see them (recovery stops at the first bad frame), so nothing more is taken until reopen.
+        self._failed = BacklogFailed(
+            f"backlog {self._dir}: {what} failed ({exc.strerror or exc})",
+            remedy="fix the storage, then restart the pair; the backlog recovers on open",
+        )
+        self._failed.__cause__ = exc
+        return self._failed
 
     def _open_segment(self, seq: int) -> None:
         if self._fd is None and self._segment is not None and self._used < self._segment_bytes:
@@ -180,12 +208,15 @@ class Backlog:
             last_of[slot.segment] = slot.seq
         doomed = [segment for segment, last in list(last_of.items())[:-1] if last <= watermark]
         if doomed:
-            for segment in doomed:
-                fd = self._readers.pop(segment, None)
-                if fd is not None:
-                    os.close(fd)
-                self._io.unlink(self._path(segment))
-            self._io.fsync_dir(self._dir)
+            try:
+                for segment in doomed:
+                    fd = self._readers.pop(segment, None)
+                    if fd is not None:
+                        os.close(fd)
+                    self._io.unlink(self._path(segment))
+                self._io.fsync_dir(self._dir)
+            except OSError as exc:
+                raise self._fail("deleting acknowledged segments", exc) from exc
             gone = set(doomed)
             self._slots = [s for s in self._slots if s.segment not in gone]
         return self.cursor_at(watermark)
@@ -278,13 +309,17 @@ class Backlog:
             self._io.close(fd)
 
     def close(self) -> None:
-        if self._fd is not None:
-            self.sync()
-            self._io.close(self._fd)
-            self._fd = None
-        for fd in self._readers.values():
-            os.close(fd)
-        self._readers.clear()
+        """Sync (unless a failure already stopped the backlog) and release the files."""
+        try:
+            if self._fd is not None and self._failed is None:
+                self.sync()
+        finally:
+            if self._fd is not None:
+                self._io.close(self._fd)
+                self._fd = None
+            for fd in self._readers.values():
+                os.close(fd)
+            self._readers.clear()
 
     def __enter__(self) -> Backlog:
         return self

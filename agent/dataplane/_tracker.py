@@ -162,10 +162,12 @@ class Tracker:
         try:
             for fd in fds:
                 self._io.fdatasync(fd)
-            for fd in retired:
-                self._io.close(fd)
         except OSError as exc:
             error = ("fdatasync of the change log", exc)
+        else:
+            for fd in retired:
+                self._io.close(fd)
+            retired = []
         if error is None:
             try:
                 for offset, data in pending:
@@ -173,6 +175,7 @@ class Tracker:
             except OSError as exc:
                 error = ("writing the source disk", exc)
         self._cond.acquire()
+        self._retired[:0] = retired  # still open after a failure: close() closes them
         self._syncing = False
         self._cond.notify_all()
         if error is not None:

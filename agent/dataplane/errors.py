@@ -24,6 +24,7 @@
         ├── TrackerFailed               a write or fsync failed; the tracker acknowledges nothing more (reopen)
         └── BacklogError
             ├── BacklogMismatch         the directory belongs to another pair or generation
+            ├── BacklogFailed           a write or fsync failed; the backlog takes nothing more (reopen)
             ├── SequenceGap             an appended batch does not continue the sequence
             ├── WatermarkAhead          the master target acknowledged past the backlog: a resync is needed
             ├── WatermarkBehind         the master target lost batches it had acknowledged: a resync is needed
@@ -43,6 +44,7 @@ from failback.errors import PermanentError
 __all__ = [
     "BacklogCorrupt",
     "BacklogError",
+    "BacklogFailed",
     "BacklogMismatch",
     "BadCursor",
     "BlockOutOfBounds",
@@ -146,6 +148,10 @@ class BacklogError(DataplaneError):
 
 class BacklogMismatch(BacklogError):
     """The backlog directory was created for another pair or generation."""
+
+
+class BacklogFailed(BacklogError):
+    """A backlog write or fsync failed; the backlog refuses further appends until it is reopened."""
 
 
 class SequenceGap(BacklogError):

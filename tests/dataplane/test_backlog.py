@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from agent.dataplane import BLOCK_SIZE, Backlog, Bookmark, BookmarkKind, EncodedBatch, encode_block
+from agent.dataplane import BLOCK_SIZE, Backlog, Bookmark, BookmarkKind, EncodedBatch, FileIO, encode_block
 from agent.dataplane.errors import (
     BacklogCorrupt,
+    BacklogFailed,
     BacklogMismatch,
     SequenceGap,
     WatermarkAhead,
@@ -167,3 +169,51 @@ def test_pending_counters_and_oldest_capture(tmp_path: Path):
         assert backlog.pending_batches == 2
         assert backlog.oldest_pending_capture == 1003.0
         assert backlog.pending_bytes > 2 * 2 * BLOCK_SIZE
+
+
+class FailingIO(FileIO):
+    def __init__(self) -> None:
+        self.fail = False
+
+    def writev(self, fd: int, buffers) -> int:
+        if self.fail:
+            written = super().writev(fd, [memoryview(buffers[0])[:10]])  # a torn frame, then the error
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) if written else AssertionError
+        return super().writev(fd, buffers)
+
+    def fdatasync(self, fd: int) -> None:
+        if self.fail:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        super().fdatasync(fd)
+
+
+def test_after_a_failed_append_the_backlog_takes_nothing_until_reopened(tmp_path: Path):
+    io = FailingIO()
+    backlog = open_backlog(tmp_path, segment_bytes=1 << 30, io=io)
+    backlog.append(batch(1))
+    backlog.sync()
+    io.fail = True
+    with pytest.raises(BacklogFailed, match="No space"):
+        backlog.append(batch(2))
+    io.fail = False
+    with pytest.raises(BacklogFailed):
+        backlog.append(batch(2))
+    with pytest.raises(BacklogFailed):
+        backlog.sync()
+    backlog.close()
+    with open_backlog(tmp_path, segment_bytes=1 << 30) as reopened:  # the torn frame is cut off
+        assert reopened.next_seq == 2
+        reopened.append(batch(2))
+        assert [b.seq for b in reopened.unacknowledged()] == [1, 2]
+
+
+def test_a_failed_fsync_stops_the_backlog(tmp_path: Path):
+    io = FailingIO()
+    with open_backlog(tmp_path, io=io) as backlog:
+        backlog.append(batch(1))
+        io.fail = True
+        with pytest.raises(BacklogFailed, match="fdatasync"):
+            backlog.sync()
+        io.fail = False
+        with pytest.raises(BacklogFailed):
+            backlog.append(batch(2))
