@@ -1,6 +1,6 @@
 """PairSender: the process server's data path for one pair, from a change source to a transport.
 
-    source --cut--> Batcher --encode (pool)--> window room --> backlog append + fsync --> bandwidth --> transport
+    source --cut--> Batcher --encode (pool)--> window room --> backlog append, group fsync --> bandwidth --> transport
 
 The order is what makes restarts exact: a batch takes its sequence number only when it enters the backlog, and it is
 durable there before any byte of it leaves, so every batch the master target may hold is here with the same number
@@ -33,9 +33,11 @@ class Transport(Protocol):
 
 
 class PairSender:
-    """Sends one pair's changes. ``timeout`` bounds each wait for window room or bandwidth
-    (:class:`failback.errors.DeadlineExceeded`); ``on_acknowledged(cursor)`` is called with the source cursor after
-    each newly acknowledged batch."""
+    """Sends one pair's changes in batches of about ``batch_bytes``, made durable in the backlog ``sync_every``
+    batches at a time (and whenever the source runs dry) before they are sent. ``timeout`` bounds each wait for
+    window room or bandwidth (:class:`failback.errors.DeadlineExceeded`); ``on_acknowledged(cursor)`` is called with
+    the source cursor after each newly acknowledged batch.
+    """
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class PairSender:
         limiter: BandwidthLimiter | None = None,
         on_acknowledged: Callable[[int], None] | None = None,
         batch_bytes: int = 1 << 20,
+        sync_every: int = 8,
         timeout: float = 60.0,
     ) -> None:
         self.pair = pair
@@ -60,16 +63,20 @@ class PairSender:
         self._limiter = limiter
         self._on_acknowledged = on_acknowledged
         self._batch_bytes = batch_bytes
+        self._sync_every = sync_every
         self._timeout = timeout
         self._lock = threading.Lock()
+        self._unsent: list[EncodedBatch] = []
 
     def connect(self, watermark: int, transport: Transport) -> int:
         """Start a (new) stream whose receiver has everything up to ``watermark`` durable: resend the backlog's
         batches above it. Returns how many were resent. Raises :class:`WatermarkAhead`/:class:`WatermarkBehind`
         when the two sides disagree beyond repair (the pair needs a resync)."""
         self._window.reset()
+        self._unsent.clear()  # appended but never sent: they are in the backlog and resent below
         self.acknowledge(watermark)
         with self._lock:
+            self._backlog.sync()
             resend = list(self._backlog.unacknowledged())
         for batch in resend:
             self._send(batch, transport)
@@ -80,16 +87,31 @@ class PairSender:
         with self._lock:
             cursor, first_seq = self._backlog.resume_cursor, self._backlog.next_seq
         batcher = Batcher(first_seq=first_seq, target_bytes=self._batch_bytes)
-        sent = 0
+        sent = self._flush(transport)  # left over by a pump that failed after appending
         for batch in self._encoder.encode_all(batcher.cut(self._source.changes(cursor))):
             self.progress.queued(batch)
+            if self._unsent and not self._window.has_room(batch.wire_bytes):
+                sent += self._flush(transport)  # the acks that make room can only follow a send
             self._window.acquire(batch.seq, batch.wire_bytes, timeout=self._timeout)
             with self._lock:
                 self._backlog.append(batch)
-                self._backlog.sync()
-            self._send(batch, transport, window_held=True)
-            sent += 1
-        return sent
+            self._unsent.append(batch)
+            if len(self._unsent) >= self._sync_every:
+                sent += self._flush(transport)
+        return sent + self._flush(transport)
+
+    def _flush(self, transport: Transport) -> int:
+        """One fdatasync for the appended batches, then send them (a sync per ~1 MiB batch would dominate)."""
+        if not self._unsent:
+            return 0
+        with self._lock:
+            self._backlog.sync()
+        count = 0
+        while self._unsent:
+            self._send(self._unsent[0], transport, window_held=True)
+            self._unsent.pop(0)
+            count += 1
+        return count
 
     def acknowledge(self, watermark: int) -> None:
         """The receiver made every batch up to ``watermark`` durable."""

@@ -40,6 +40,11 @@ class InflightWindow:
         with self._cond:
             return len(self._outstanding)
 
+    def has_room(self, nbytes: int) -> bool:
+        """Whether :meth:`acquire` of ``nbytes`` would proceed without waiting now."""
+        with self._cond:
+            return self._has_room(nbytes)
+
     def _has_room(self, nbytes: int) -> bool:
         if not self._outstanding:
             return True

@@ -57,7 +57,9 @@ class Link:
 class ProcessServer:
     """The sender side of one pair as a process would build it at start-up."""
 
-    def __init__(self, tmp: Path, tracker: Tracker, log_start: int, *, batch_bytes: int = 256 << 10) -> None:
+    def __init__(
+        self, tmp: Path, tracker: Tracker, log_start: int, *, batch_bytes: int = 256 << 10, window_batches: int = 8
+    ) -> None:
         self.scan = ScanSource(tmp / "source", DiskHasher(tmp / "target"), window=1 << 20, resync_id="resync-1")
         self.source = ReprotectSource(self.scan, ChangeLogSource(tmp / "log"), log_start)
         self.backlog = Backlog(tmp / "backlog", pair="p1", generation=1, segment_bytes=256 << 10)
@@ -68,7 +70,7 @@ class ProcessServer:
             source=self.source,
             backlog=self.backlog,
             encoder=self.encoder,
-            window=InflightWindow(max_bytes=4 << 20, max_batches=8),
+            window=InflightWindow(max_bytes=4 << 20, max_batches=window_batches),
             progress=self.progress,
             on_acknowledged=self.trim,
             batch_bytes=batch_bytes,
@@ -185,3 +187,18 @@ def test_a_process_server_that_lost_its_backlog_cannot_resume(pair):
             fresh.sender.connect(receiver.watermark, Link(receiver))
     finally:
         fresh.close()
+
+
+def test_a_window_smaller_than_the_sync_group_does_not_stall_the_sender(pair):
+    tmp, tracker = pair
+    workload(tracker, random.Random(5), 40)
+    receiver = FileReceiver(tmp / "target", SIZE)
+    server = ProcessServer(tmp, tracker, 0, batch_bytes=32 << 10, window_batches=2)  # the sync group is 8
+    link = Link(receiver)
+    link.sender = server.sender
+    try:
+        server.sender.connect(0, link)
+        assert server.sender.pump(link) > 8
+    finally:
+        server.close()
+    assert disk_digest(tmp / "target", SIZE) == disk_digest(tmp / "source", SIZE)
