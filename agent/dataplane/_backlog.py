@@ -24,12 +24,13 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agent.dataplane._io import FileIO, write_all
+from agent.dataplane._io import FileIO, lock_directory, write_all
 from agent.dataplane._wire import EncodedBatch, pack_batch, packed_size, unpack_batch
 from agent.dataplane.errors import (
     BacklogCorrupt,
     BacklogFailed,
     BacklogMismatch,
+    InUse,
     SequenceGap,
     WatermarkAhead,
     WatermarkBehind,
@@ -77,12 +78,20 @@ class Backlog:
         self._readers: dict[int, int] = {}
         self._failed: BacklogFailed | None = None
         os.makedirs(self._dir, exist_ok=True)
-        self._initial_cursor = self._open_meta(pair, generation, initial_cursor)
-        for segment in self._segments():
-            self._load(segment)
-        self._segment: int | None = self._slots[-1].segment if self._slots else None
-        self._used = self._slots[-1].position + self._slots[-1].size if self._slots else 0
-        self._fd: int | None = None
+        lock = lock_directory(self._dir)
+        if lock is None:
+            raise InUse(f"backlog {self._dir} is already open in another sender", remedy="stop the other sender")
+        self._lock_fd: int | None = lock
+        try:
+            self._initial_cursor = self._open_meta(pair, generation, initial_cursor)
+            for segment in self._segments():
+                self._load(segment)
+            self._segment: int | None = self._slots[-1].segment if self._slots else None
+            self._used = self._slots[-1].position + self._slots[-1].size if self._slots else 0
+            self._fd: int | None = None
+        except BaseException:
+            os.close(lock)
+            raise
 
     # -- state -------------------------------------------------------------------------------------------------
 
@@ -320,6 +329,9 @@ class Backlog:
             for fd in self._readers.values():
                 os.close(fd)
             self._readers.clear()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> Backlog:
         return self

@@ -8,10 +8,11 @@ Reads do not go through it: they change nothing a crash could tear.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Sequence
 
-__all__ = ["FileIO", "write_all"]
+__all__ = ["FileIO", "lock_directory", "write_all"]
 
 _IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 
@@ -70,3 +71,15 @@ def write_all(io: FileIO, fd: int, buffers: Sequence[bytes | memoryview], *, off
         if views and written:
             views[0] = views[0][written:]
     return total
+
+
+def lock_directory(path: str) -> int | None:
+    """Take an exclusive lock on ``path``/``lock`` for this process's lifetime (released by the kernel when the
+    process dies, so a crash never leaves it stale). Returns the fd holding it, or None if another holder has it."""
+    fd = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -34,10 +34,10 @@ from agent.dataplane._changelog import (
     segment_path,
 )
 from agent.dataplane._codec import check_extent
-from agent.dataplane._io import FileIO, write_all
+from agent.dataplane._io import FileIO, lock_directory, write_all
 from agent.dataplane._model import BlockWrite, Bookmark, BookmarkKind, validate_bookmark
 from agent.dataplane._wire import pack_bookmark
-from agent.dataplane.errors import LogCorrupt, TrackerFailed
+from agent.dataplane.errors import InUse, LogCorrupt, TrackerFailed
 
 __all__ = ["Tracker"]
 
@@ -73,18 +73,28 @@ class Tracker:
         self._failed: TrackerFailed | None = None
         self._closed = False
         os.makedirs(self._dir, exist_ok=True)
-        self._disk = self._io.open(os.fspath(source_disk), os.O_RDWR)
-        self.size = os.lseek(self._disk, 0, os.SEEK_END)
-        self._durable_fd = self._io.open(os.path.join(self._dir, DURABLE_FILE), os.O_RDWR | os.O_CREAT)
-        self._segments = list_segments(self._dir)
+        lock = lock_directory(self._dir)
+        if lock is None:
+            raise InUse(f"change log {self._dir} is already open in another tracker", remedy="stop the other writer")
+        self._lock_fd = lock
         try:
+            self._disk = self._io.open(os.fspath(source_disk), os.O_RDWR)
+            self.size = os.lseek(self._disk, 0, os.SEEK_END)
+            self._durable_fd = self._io.open(os.path.join(self._dir, DURABLE_FILE), os.O_RDWR | os.O_CREAT)
+            self._segments = list_segments(self._dir)
             self._end = self._recover()
+            self._durable = self._applied = self._end
+            self._segment_fd = self._io.open(segment_path(self._dir, self._segments[-1]), os.O_WRONLY | os.O_APPEND)
+            self._used = self._end - self._segments[-1]
+            self._publish()
         except OSError as exc:
-            raise TrackerFailed(f"recovering the change log in {self._dir} failed: {exc}") from exc
-        self._durable = self._applied = self._end
-        self._segment_fd = self._io.open(segment_path(self._dir, self._segments[-1]), os.O_WRONLY | os.O_APPEND)
-        self._used = self._end - self._segments[-1]
-        self._publish()
+            os.close(lock)
+            raise TrackerFailed(
+                f"opening the disk {os.fspath(source_disk)!r} or recovering {self._dir} failed: {exc}"
+            ) from exc
+        except BaseException:
+            os.close(lock)
+            raise
 
     # -- positions -------------------------------------------------------------------------------------------
 
@@ -346,6 +356,7 @@ class Tracker:
                 self._closed = True
             for fd in (*self._retired, self._segment_fd, self._disk, self._durable_fd):
                 self._io.close(fd)
+            os.close(self._lock_fd)
 
     def __enter__(self) -> Tracker:
         return self

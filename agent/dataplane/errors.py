@@ -17,6 +17,7 @@
         │       ├── UndecodablePayload  the zstd body fails to decode, or trailing data follows the frame
         │       └── DigestMismatch      the decoded block's blake3 differs from the declared digest
         ├── SourceError                 the source disk cannot be read as asked (shorter than its size, I/O error)
+        ├── InUse                       another tracker or sender holds this log or backlog directory
         ├── ChangeLogError              the change log cannot serve the request
         │   ├── CursorTrimmed           the cursor is below the oldest retained record: a resync is needed
         │   ├── BadCursor               the cursor is not at a record boundary or beyond the end
@@ -53,6 +54,7 @@ __all__ = [
     "CursorTrimmed",
     "DataplaneError",
     "DigestMismatch",
+    "InUse",
     "InvalidBookmark",
     "InvalidInput",
     "LogCorrupt",
@@ -120,6 +122,10 @@ class DigestMismatch(CorruptData):
 
 class SourceError(DataplaneError):
     """The source disk cannot be read as asked."""
+
+
+class InUse(DataplaneError):
+    """A change log or backlog directory is already open in another process or object."""
 
 
 class ChangeLogError(DataplaneError):

@@ -13,6 +13,7 @@ from agent.dataplane.errors import (
     BacklogCorrupt,
     BacklogFailed,
     BacklogMismatch,
+    InUse,
     SequenceGap,
     WatermarkAhead,
     WatermarkBehind,
@@ -217,3 +218,9 @@ def test_a_failed_fsync_stops_the_backlog(tmp_path: Path):
         io.fail = False
         with pytest.raises(BacklogFailed):
             backlog.append(batch(2))
+
+
+def test_a_backlog_has_one_sender_at_a_time(tmp_path: Path):
+    with open_backlog(tmp_path), pytest.raises(InUse):
+        open_backlog(tmp_path)
+    open_backlog(tmp_path).close()

@@ -25,7 +25,7 @@ from agent.dataplane import (
     SourceEntry,
     Tracker,
 )
-from agent.dataplane.errors import BadCursor, CursorTrimmed, InvalidInput, LogCorrupt, TrackerFailed
+from agent.dataplane.errors import BadCursor, CursorTrimmed, InUse, InvalidInput, LogCorrupt, TrackerFailed
 
 from ._helpers import make_disk
 
@@ -313,3 +313,16 @@ def test_sigkill_while_writing_loses_no_acknowledged_write(tmp_path: Path, disk:
         assert all(seq == sorted(seq) for seq in by_thread.values()), "a writer's order was not kept"
         assert disk.read_bytes() == replay(log, SIZE), f"round {round_}: disk differs from the log replayed"
     assert len(acked_writes) > 100
+
+
+def test_a_change_log_has_one_tracker_at_a_time(tmp_path: Path, disk: Path):
+    with Tracker(disk, tmp_path / "log"), pytest.raises(InUse):
+        Tracker(disk, tmp_path / "log")
+    Tracker(disk, tmp_path / "log").close()  # released on close
+
+
+def test_a_missing_source_disk_is_a_clear_error_and_releases_the_log(tmp_path: Path):
+    with pytest.raises(TrackerFailed, match="missing"):
+        Tracker(tmp_path / "missing", tmp_path / "log")
+    make_disk(tmp_path / "missing", SIZE)
+    Tracker(tmp_path / "missing", tmp_path / "log").close()
