@@ -29,7 +29,7 @@ from agent.dataplane._codec import MAX_BLOCK_BYTES
 from agent.dataplane._model import BlockWrite, Bookmark
 from agent.dataplane._source import SourceEntry
 from agent.dataplane._wire import unpack_bookmark
-from agent.dataplane.errors import BadCursor, CursorTrimmed, LogCorrupt
+from agent.dataplane.errors import BadCursor, ChangeLogError, CursorTrimmed, LogCorrupt
 
 __all__ = [
     "DURABLE_FILE",
@@ -153,7 +153,10 @@ class ChangeLogSource:
 
     def changes(self, cursor: int) -> Iterator[SourceEntry]:
         limit = self._durable()
-        segments = list_segments(self._dir)
+        try:
+            segments = list_segments(self._dir)
+        except FileNotFoundError as exc:
+            raise ChangeLogError(f"there is no change log at {self._dir}", remedy="start the tracker first") from exc
         if not segments or cursor < segments[0]:
             raise CursorTrimmed(
                 f"change log cursor {cursor} is older than the oldest retained record "

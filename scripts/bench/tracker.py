@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--dir", default="/var/tmp")
+    parser.add_argument("--trim-every", type=float, default=1.0, help="seconds between acknowledgements; 0: never")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="bench-tracker-", dir=args.dir)
@@ -155,7 +156,7 @@ def main() -> None:
 
         def acknowledger() -> None:
             nonlocal trims
-            while not stop.wait(1.0):
+            while args.trim_every and not stop.wait(args.trim_every):
                 tracker.trim(tracker.durable_position)
                 trims += 1
 

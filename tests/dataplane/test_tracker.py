@@ -25,7 +25,15 @@ from agent.dataplane import (
     SourceEntry,
     Tracker,
 )
-from agent.dataplane.errors import BadCursor, CursorTrimmed, InUse, InvalidInput, LogCorrupt, TrackerFailed
+from agent.dataplane.errors import (
+    BadCursor,
+    ChangeLogError,
+    CursorTrimmed,
+    InUse,
+    InvalidInput,
+    LogCorrupt,
+    TrackerFailed,
+)
 
 from ._helpers import make_disk
 
@@ -326,3 +334,8 @@ def test_a_missing_source_disk_is_a_clear_error_and_releases_the_log(tmp_path: P
         Tracker(tmp_path / "missing", tmp_path / "log")
     make_disk(tmp_path / "missing", SIZE)
     Tracker(tmp_path / "missing", tmp_path / "log").close()
+
+
+def test_reading_a_change_log_that_does_not_exist_says_so(tmp_path: Path):
+    with pytest.raises(ChangeLogError, match="no change log"):
+        entries(tmp_path / "nowhere")
