@@ -1,0 +1,664 @@
+"""PairJournal: append (durable redo), apply (undo first, then target), recovery, pruning and health of one pair.
+
+Owns the ordering rules that make the invariants hold; never talks to the network and never acknowledges anything
+itself (the receive path acknowledges after :meth:`PairJournal.append` returns).
+
+Ordering, per apply round of one or more durable batches:
+
+1. Before-images of the first overwrite of each block after each point are read from the *logical* state (the
+   target overlaid with the earlier batches of the same round), written as one undo record and fdatasynced.
+2. Only then are the batches written to the target, and the target fsynced.
+3. Then an APPLIED catalog record (applied seq, undo end, the points this round published) is fdatasynced, and the
+   redo segments holding only applied batches are unlinked.
+
+A crash between 1 and 3 leaves a valid undo record past the catalog's undo end. Recovery keeps it and re-applies
+those batches without capturing again: the target may already hold their new data, and a before-image recomputed
+from an overwritten block would be a lie. A torn undo record means step 2 never started for its round (the target
+is only written after the fdatasync returned), so the round is captured again from an untouched target.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.journal import _catalog as cat
+from agent.journal._apply import ApplyState, apply_round
+from agent.journal._io import IO, OsIO
+from agent.journal._pit import PointInTime
+from agent.journal._target import TargetDisk
+from agent.journal._types import (
+    BLOCK_SIZE,
+    Batch,
+    BlockWrite,
+    Bookmark,
+    BookmarkKind,
+    Health,
+    HealthState,
+    PairSpec,
+    PairState,
+    PointKind,
+    PointSelector,
+    RecoveryPoint,
+)
+from agent.journal._undo import UndoGroup, UndoLog
+from agent.journal._wal import PendingBatch, PointEntry, ResyncStart, Wal, WriteEntry, encode_table
+from agent.journal.errors import (
+    InvalidBatch,
+    JournalError,
+    JournalFailed,
+    PairNotReplicating,
+    RetentionFull,
+    SequenceGap,
+    StaleGeneration,
+)
+from agent.retention._policy import RetentionPolicy
+
+__all__ = ["JournalOptions", "PairJournal", "SpaceProbe"]
+
+SpaceProbe = Callable[[str], tuple[int, int]]  # directory -> (capacity bytes, used bytes) of its volume
+_MAX_ID = 256
+
+
+def _disk_usage(path: str) -> tuple[int, int]:
+    usage = shutil.disk_usage(path)
+    return usage.total, usage.used
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOptions:
+    """Sizes and behaviour knobs; the defaults suit a production retention volume."""
+
+    wal_segment_bytes: int = 256 << 20
+    undo_segment_bytes: int = 64 << 20
+    apply_round_bytes: int = 64 << 20  # data applied per undo record / target fsync
+    max_pending_bytes: int = 256 << 20  # past this, append applies inline (back-pressure without waiting)
+    background_apply: bool = True
+    compress_undo: bool = True
+    housekeeping_interval: float = 5.0  # seconds between background prune/RPO passes
+
+
+class PairJournal:
+    """The storage engine of one replication pair. Thread safe; one instance per pair and directory."""
+
+    def __init__(self) -> None:
+        raise TypeError("use PairJournal.open(...)")
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        spec: PairSpec,
+        target: str | os.PathLike[str] | TargetDisk,
+        *,
+        io: IO | None = None,
+        policy: RetentionPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        space: SpaceProbe = _disk_usage,
+        options: JournalOptions | None = None,
+    ) -> PairJournal:
+        """Open (creating on first use) the journal in ``directory`` and recover it.
+
+        Recovery truncates torn tails, keeps durable undo, re-applies every durable batch not yet applied and finishes
+        or rolls back an interrupted point-in-time operation. ``target`` is a path (opened as :class:`TargetDisk`)
+        or an open TargetDisk. A higher ``spec.generation`` than the journal holds starts a fresh journal (reprotect);
+        a lower one raises :class:`StaleGeneration`.
+        """
+        self = object.__new__(cls)
+        self._setup(
+            os.fspath(directory),
+            spec,
+            target,
+            io or OsIO(),
+            policy or RetentionPolicy(),
+            clock,
+            space,
+            options or JournalOptions(),
+        )
+        return self
+
+    # -- opening and recovery -----------------------------------------------------------------------------------------
+
+    def _setup(
+        self,
+        directory: str,
+        spec: PairSpec,
+        target: str | os.PathLike[str] | TargetDisk,
+        io: IO,
+        policy: RetentionPolicy,
+        clock: Callable[[], float],
+        space: SpaceProbe,
+        options: JournalOptions,
+    ) -> None:
+        self.directory, self.spec, self.io, self.policy = directory, spec, io, policy
+        self.clock, self._space, self.options = clock, space, options
+        self._append_lock = threading.Lock()
+        self._apply_lock = threading.RLock()
+        self._pending_lock = threading.Lock()
+        self._pending: collections.deque[PendingBatch] = collections.deque()
+        self._pending_bytes = 0
+        self._failed: str | None = None
+        self._full_reason: str | None = None
+        self._shortened: str | None = None
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        for path in (directory, os.path.join(directory, "wal"), os.path.join(directory, "undo")):
+            if not io.exists(path):
+                io.mkdir(path)
+                io.fsync_dir(os.path.dirname(os.path.abspath(path)))
+        self.catalog = cat.Catalog(io, directory)
+        fresh = cat.CatalogState(spec.pair_id, spec.generation, spec.disk_size)
+        if not self.catalog.exists():
+            self.catalog.create(fresh)
+            self.state = fresh
+        else:
+            self.state = self.catalog.load()
+            self._check_identity(fresh)
+        self.wal = Wal(io, os.path.join(directory, "wal"), options.wal_segment_bytes)
+        self.undo = UndoLog(
+            io, os.path.join(directory, "undo"), options.undo_segment_bytes, compress=options.compress_undo
+        )
+        self.target = target if isinstance(target, TargetDisk) else TargetDisk.open(target, size=spec.disk_size, io=io)
+        if self.target.size < spec.disk_size:
+            raise InvalidBatch(f"target disk {self.target.path} is smaller than the pair's disk size {spec.disk_size}")
+        recovered = self.undo.recover(self.state.undo_end)
+        self.undo.delete_before(self.state.undo_floor)
+        self._recovered: dict[int, UndoGroup] = {}
+        for group in recovered:
+            for seq in range(group.first_seq, group.last_seq + 1):
+                self._recovered[seq] = group
+        for batch in self.wal.recover(self.state.applied_seq):
+            self._pending.append(batch)
+            self._pending_bytes += batch.nbytes
+        self.durable_seq_value = max(self.state.applied_seq, self.wal.last_seq or 0)
+        self.apply_state = ApplyState(self.state.in_resync, self.state.ever_consistent)
+        self._init_append_state()
+        self.pit = PointInTime(self)
+        self.pit.recover()
+        if self.state.failover is None and not self.state.committed:
+            self.apply_pending()
+            self._start_applier()
+
+    def _check_identity(self, fresh: cat.CatalogState) -> None:
+        held = self.state
+        if held.pair_id != fresh.pair_id:
+            raise InvalidBatch(
+                f"{self.directory} holds the journal of pair {held.pair_id!r}, not {fresh.pair_id!r}",
+                remedy="give every pair its own journal directory",
+            )
+        if fresh.generation < held.generation:
+            raise StaleGeneration(
+                f"pair {held.pair_id} is at generation {held.generation}; generation {fresh.generation} is stale",
+                remedy="the sender must re-register with the current generation (after reprotect)",
+            )
+        if fresh.generation > held.generation:
+            self._reset_generation(fresh)
+        elif fresh.disk_size != held.disk_size:
+            raise InvalidBatch(
+                f"pair {held.pair_id} was created for {held.disk_size} bytes, not {fresh.disk_size}",
+                remedy="a resized disk needs a new generation (reprotect)",
+            )
+
+    def _reset_generation(self, fresh: cat.CatalogState) -> None:
+        """A new generation (reprotect) starts afresh: old redo, undo and rollback data describe another source."""
+        for sub in ("wal", "undo"):
+            folder = os.path.join(self.directory, sub)
+            for name in self.io.listdir(folder):
+                self.io.unlink(os.path.join(folder, name))
+        rollback = os.path.join(self.directory, "rollback")
+        if self.io.exists(rollback):
+            self.io.unlink(rollback)
+        self.catalog.close()
+        self.catalog.create(fresh)
+        self.state = fresh
+
+    def _init_append_state(self) -> None:
+        """What the next append needs to know, derived from the catalog plus the durable batches not yet applied."""
+        self._point_ids: set[str] = set(self.state.points)
+        self._in_resync = self.state.in_resync
+        self._ever_consistent = self.state.ever_consistent
+        self._last_point_clock = self.clock()
+        self._writes_since_point = False
+        for batch in self._pending:
+            for entry in batch.entries:
+                if isinstance(entry, PointEntry):
+                    self._point_ids.add(entry.id)
+                    self._writes_since_point = False
+                    if entry.kind == PointKind.RESYNC_COMPLETE.value:
+                        self._in_resync, self._ever_consistent = False, True
+                elif isinstance(entry, ResyncStart):
+                    self._in_resync = True
+                else:
+                    self._writes_since_point = True
+
+    def _start_applier(self) -> None:
+        if self.options.background_apply and self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run_applier, name=f"apply-{self.spec.pair_id}", daemon=True)
+            self._thread.start()
+
+    def _stop_applier(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
+
+    def _run_applier(self) -> None:
+        last_prune = self.clock()
+        while not self._stop.is_set():
+            self._wake.wait(self.options.housekeeping_interval)
+            self._wake.clear()
+            try:
+                self.apply_pending()
+                if self.clock() - last_prune >= self.options.housekeeping_interval:
+                    last_prune = self.clock()
+                    self.prune()
+            except JournalError:
+                return  # the failure is recorded in health; the next append reports it
+
+    # -- properties ---------------------------------------------------------------------------------------------------
+
+    @property
+    def durable_seq(self) -> int:
+        """The highest seq that is durable (acknowledgeable); the sender resumes after it."""
+        return self.durable_seq_value
+
+    @property
+    def applied_seq(self) -> int:
+        return self.state.applied_seq
+
+    @property
+    def pair_state(self) -> PairState:
+        if self.state.committed:
+            return PairState.COMMITTED
+        return PairState.AT_POINT if self.state.failover is not None else PairState.REPLICATING
+
+    @property
+    def in_resync(self) -> bool:
+        """True while the disk is inside a resync window (or the initial sync): no point can be taken there."""
+        return self._in_resync
+
+    @property
+    def needs_verify(self) -> str | None:
+        """Why the target must be verified (a durable operation failed at some time), or None."""
+        return self._failed or self.state.failed
+
+    # -- append -------------------------------------------------------------------------------------------------------
+
+    def append(self, batch: Batch) -> int:
+        """Make ``batch`` durable and return :attr:`durable_seq`; acknowledge the batch only after this returns.
+
+        A seq at or below durable_seq is a replay and is ignored. Raises :class:`SequenceGap`,
+        :class:`StaleGeneration`, :class:`InvalidBatch`/:class:`OutOfBounds` (nothing written),
+        :class:`RetentionFull` (temporary: stop acknowledging, retry later), :class:`PairNotReplicating`, and
+        :class:`JournalFailed` (an I/O error: this journal acknowledges nothing more until reopened).
+        """
+        with self._append_lock:
+            self._check_usable()
+            if batch.generation != self.spec.generation:
+                raise StaleGeneration(
+                    f"batch for generation {batch.generation} sent to pair {self.spec.pair_id} at generation "
+                    f"{self.spec.generation}",
+                    remedy="the sender must reconnect with the current generation",
+                )
+            if batch.seq <= self.durable_seq_value:
+                return self.durable_seq_value
+            if batch.seq != self.durable_seq_value + 1:
+                expected = self.durable_seq_value + 1
+                raise SequenceGap(
+                    f"pair {self.spec.pair_id} expected seq {expected}, got {batch.seq}",
+                    expected=expected,
+                    remedy=f"resend from seq {expected}",
+                )
+            table, writes, data_len, decisions = self._translate(batch)
+            capturing = self._ever_consistent or any(isinstance(e, PointEntry) for _, e in table)
+            self._ensure_space(data_len * (2 if capturing else 1) + 8192)
+            buffer, length, data_start = self.wal.build(encode_table(table), batch.seq, writes)
+            try:
+                self.wal.write(batch.seq, buffer, length)
+            except OSError as exc:
+                self.wal.pool.give(buffer)
+                raise self._fail(f"writing batch {batch.seq} to the redo journal failed: {exc}") from exc
+            self._commit_append(batch.seq, table, buffer, data_start, data_len, decisions)
+            if self._pending_bytes > self.options.max_pending_bytes:
+                self.apply_pending()
+            elif self.options.background_apply:
+                self._wake.set()
+            return self.durable_seq_value
+
+    def _translate(self, batch: Batch) -> tuple[list[tuple[int, Any]], list[bytes | memoryview], int, dict[str, Any]]:
+        """Validate every entry (nothing is written if one is bad) and decide which bookmarks become points."""
+        now = self.clock()
+        in_resync, ever, since_point, last_clock = (
+            self._in_resync,
+            self._ever_consistent,
+            self._writes_since_point,
+            self._last_point_clock,
+        )
+        table: list[tuple[int, Any]] = []
+        writes: list[bytes | memoryview] = []
+        data_len = 0
+        ids: set[str] = set()
+        for index, entry in enumerate(batch.entries):
+            if isinstance(entry, BlockWrite):
+                length = len(entry.data)
+                self.target.check(entry.offset, length)
+                if not isinstance(entry.digest, bytes) or len(entry.digest) != 32:
+                    raise InvalidBatch(f"entry {index} of batch {batch.seq}: digest must be 32 bytes of blake3")
+                table.append((1, (entry.offset, length // BLOCK_SIZE, entry.digest)))
+                writes.append(entry.data)
+                data_len += length
+                since_point = True
+            elif isinstance(entry, Bookmark):
+                self._check_bookmark(batch.seq, index, entry, ids)
+                ids.add(entry.id)
+                kind = entry.kind
+                if kind is BookmarkKind.RESYNC_START:
+                    in_resync = True
+                    table.append((3, None))
+                    continue
+                if kind is BookmarkKind.RESYNC_COMPLETE:
+                    in_resync, ever = False, True
+                elif in_resync or (kind is BookmarkKind.CRASH and now - last_clock < self.policy.crash_interval):
+                    continue  # no point inside a resync window; crash points at most every crash_interval
+                when = now if entry.source_time is None else float(entry.source_time)
+                table.append((2, PointEntry(entry.id, PointKind(kind.value).value, when, entry.tag, entry.group)))
+                last_clock, since_point = now, False
+            else:
+                raise InvalidBatch(
+                    f"entry {index} of batch {batch.seq} is a {type(entry).__name__}, not a BlockWrite or Bookmark"
+                )
+        if ever and not in_resync and since_point and now - last_clock >= self.policy.crash_interval:
+            point_id = f"crash-g{self.spec.generation}-s{batch.seq}"
+            table.append((2, PointEntry(point_id, PointKind.CRASH.value, now, None, None)))
+            ids.add(point_id)
+            last_clock, since_point = now, False
+        decisions = {"in_resync": in_resync, "ever": ever, "since": since_point, "clock": last_clock, "ids": ids}
+        return table, writes, data_len, decisions
+
+    def _check_bookmark(self, seq: int, index: int, mark: Bookmark, ids: set[str]) -> None:
+        if not isinstance(mark.kind, BookmarkKind):
+            raise InvalidBatch(f"entry {index} of batch {seq}: bookmark kind must be a BookmarkKind")
+        for name, value in (("id", mark.id), ("tag", mark.tag), ("group", mark.group)):
+            if value is not None and (not isinstance(value, str) or not value or len(value) > _MAX_ID):
+                raise InvalidBatch(f"entry {index} of batch {seq}: bookmark {name} must be 1-{_MAX_ID} characters")
+        if mark.id in self._point_ids or mark.id in ids:
+            raise InvalidBatch(
+                f"entry {index} of batch {seq}: bookmark id {mark.id!r} is already used",
+                remedy="bookmark ids must be unique per pair and generation",
+            )
+        if mark.source_time is not None and not isinstance(mark.source_time, int | float):
+            raise InvalidBatch(f"entry {index} of batch {seq}: source_time must be seconds since the epoch")
+
+    def _commit_append(
+        self,
+        seq: int,
+        table: list[tuple[int, Any]],
+        buffer: Any,
+        data_start: int,
+        data_len: int,
+        decisions: dict[str, Any],
+    ) -> None:
+        view = memoryview(buffer)
+        cursor = data_start
+        entries: list[WriteEntry | PointEntry | ResyncStart] = []
+        for kind, value in table:
+            if kind == 1:
+                offset, blocks, digest = value
+                entries.append(WriteEntry(offset, blocks, digest, view[cursor : cursor + blocks * BLOCK_SIZE]))
+                cursor += blocks * BLOCK_SIZE
+            elif kind == 2:
+                entries.append(value)
+            else:
+                entries.append(ResyncStart())
+        with self._pending_lock:
+            self._pending.append(PendingBatch(seq, entries, buffer, data_len))
+            self._pending_bytes += data_len
+        self.durable_seq_value = seq
+        self._in_resync, self._ever_consistent = decisions["in_resync"], decisions["ever"]
+        self._writes_since_point, self._last_point_clock = decisions["since"], decisions["clock"]
+        self._point_ids |= decisions["ids"]
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise JournalFailed(
+                f"pair {self.spec.pair_id}: {self._failed}",
+                remedy="reopen the journal (it recovers) and verify or resync the pair",
+            )
+        if self.state.committed:
+            raise PairNotReplicating(
+                f"pair {self.spec.pair_id} generation {self.spec.generation} is committed",
+                remedy="reprotect the pair: open the journal with a new generation",
+            )
+        if self.state.failover is not None:
+            raise PairNotReplicating(
+                f"pair {self.spec.pair_id} is held at a recovery point",
+                remedy="cancel() the failover to resume replication, or commit() it",
+            )
+
+    def _fail(self, reason: str) -> JournalFailed:
+        """Stop acknowledging for good (PostgreSQL fsync lesson); record why, if the catalog can still take it."""
+        self._failed = reason
+        self.state.failed = reason
+        # Best effort: the in-memory flag already refuses everything, and reopening re-applies from the redo journal.
+        with contextlib.suppress(OSError):
+            self.catalog.record(cat.FAILED, {"reason": reason}, self.state)
+        return JournalFailed(
+            f"pair {self.spec.pair_id}: {reason}",
+            remedy="reopen the journal (it recovers) and verify or resync the pair",
+        )
+
+    def mark_verified(self) -> None:
+        """Clear the verify-needed flag after the dataplane verified (or resynced) the target against the source."""
+        with self._apply_lock:
+            if self.state.failed is not None and self._failed is None:
+                self.state.failed = None
+                self.catalog.record(cat.FAILED, {"reason": None}, self.state)
+
+    # -- space --------------------------------------------------------------------------------------------------------
+
+    def _ensure_space(self, incoming: int) -> None:
+        capacity, used = self._space(self.directory)
+        limit = capacity * self.policy.threshold_pct / 100
+        if used + incoming <= limit:
+            self._full_reason = None
+            return
+        self.prune(need_bytes=int(used + incoming - limit))
+        capacity, used = self._space(self.directory)
+        if used + incoming <= limit:
+            self._full_reason = None
+            return
+        self._full_reason = (
+            f"retention volume of {self.directory} is {100 * used / capacity:.1f}% used "
+            f"(threshold {self.policy.threshold_pct:g}%) and pruning freed too little; acknowledgements are paused"
+        )
+        raise RetentionFull(
+            self._full_reason,
+            retry_after=1.0,
+            remedy="add space to the retention volume, move other data off it, or raise the threshold",
+        )
+
+    # -- apply --------------------------------------------------------------------------------------------------------
+
+    def apply_pending(self) -> int:
+        """Apply every durable batch to the target (undo first); returns :attr:`applied_seq`."""
+        with self._apply_lock:
+            if self._failed is not None:
+                raise JournalFailed(
+                    f"pair {self.spec.pair_id}: {self._failed}",
+                    remedy="reopen the journal and verify or resync the pair",
+                )
+            while True:
+                with self._pending_lock:
+                    round_: list[PendingBatch] = []
+                    size = 0
+                    for batch in self._pending:
+                        if round_ and size + batch.nbytes > self.options.apply_round_bytes:
+                            break
+                        round_.append(batch)
+                        size += batch.nbytes
+                if not round_:
+                    return self.state.applied_seq
+                self._apply(round_)
+
+    def _apply(self, round_: list[PendingBatch]) -> None:
+        try:
+            published = apply_round(self, round_)
+            self.target.fsync()
+            record = {
+                "applied_seq": round_[-1].seq,
+                "undo_end": list(self.undo.end()),
+                "in_resync": self.apply_state.in_resync,
+                "ever_consistent": self.apply_state.ever_consistent,
+                "points": [p.to_json() for p in published],
+            }
+            self.state.replay(cat.APPLIED, record)
+            self.catalog.record(cat.APPLIED, record, self.state)
+        except OSError as exc:
+            raise self._fail(f"applying batches {round_[0].seq}-{round_[-1].seq} failed: {exc}") from exc
+        with self._pending_lock:
+            for batch in round_:
+                self._pending.popleft()
+                self._pending_bytes -= batch.nbytes
+                self._recovered.pop(batch.seq, None)
+                if batch.buffer is not None:
+                    batch.entries.clear()
+                    self.wal.pool.give(batch.buffer)
+        try:
+            self.wal.drop_applied(self.state.applied_seq)
+        except OSError as exc:
+            raise self._fail(f"dropping applied redo segments failed: {exc}") from exc
+
+    # -- points, pruning, health --------------------------------------------------------------------------------------
+
+    def points(self) -> list[RecoveryPoint]:
+        """Every exposed point, oldest first: published ones, then durable ones whose batches await apply."""
+        with self._apply_lock:
+            result = [
+                RecoveryPoint(p.id, PointKind(p.kind), p.time, p.seq, p.tag, p.group, self.undo.bytes_after(p.undo))
+                for p in self.state.points.values()
+            ]
+            with self._pending_lock:
+                for batch in self._pending:
+                    for entry in batch.entries:
+                        if isinstance(entry, PointEntry):
+                            result.append(
+                                RecoveryPoint(
+                                    entry.id,
+                                    PointKind(entry.kind),
+                                    entry.time,
+                                    batch.seq,
+                                    entry.tag,
+                                    entry.group,
+                                    0,
+                                    pending=True,
+                                )
+                            )
+            return result
+
+    def prune(self, *, now: float | None = None, need_bytes: int = 0) -> list[str]:
+        """Drop points outside the policy, then (if ``need_bytes`` > 0) the oldest ones until that much is freed.
+
+        The newest published point is never dropped, nor anything while the disk is held at a point. Returns the ids
+        removed. Space comes back when whole undo segments fall behind the oldest kept point.
+        """
+        with self._apply_lock:
+            if self.state.failover is not None or self._failed is not None:
+                return []
+            if need_bytes:
+                self.apply_pending()
+                self.wal.drop_applied(self.state.applied_seq, force=True)
+            published = list(self.state.points.values())
+            if not published:
+                return []
+            keep = self.policy.keep(published, self.clock() if now is None else now) | {published[-1].id}
+            removed = [p.id for p in published if p.id not in keep]
+            kept = [p for p in published if p.id in keep]
+            if need_bytes:
+                freed = 0
+                while len(kept) > 1 and freed < need_bytes:
+                    dropped = kept.pop(0)
+                    removed.append(dropped.id)
+                    freed = sum(size for n, size in self.undo.sizes.items() if n < kept[0].undo[0])
+                if freed:
+                    self._shortened = (
+                        f"retention shortened to {len(kept)} point(s) because the retention volume "
+                        "reached its threshold"
+                    )
+            floor = min(p.undo[0] for p in kept)
+            if not removed and floor <= self.state.undo_floor:
+                return []
+            record = {"removed": removed, "undo_floor": floor}
+            try:
+                self.state.replay(cat.PRUNED, record)
+                self.catalog.record(cat.PRUNED, record, self.state)
+                self.undo.delete_before(floor)
+            except OSError as exc:
+                raise self._fail(f"pruning failed: {exc}") from exc
+            return removed
+
+    def health(self) -> Health:
+        """Health as data: ERROR for failures and back-pressure, WARNING for RPO and shortened retention."""
+        errors: list[str] = []
+        warnings: list[str] = []
+        if self.needs_verify:
+            errors.append(f"a durable operation failed ({self.needs_verify}); verify or resync the target")
+        if self._full_reason:
+            errors.append(self._full_reason)
+        if self._shortened:
+            warnings.append(self._shortened)
+        if self._ever_consistent and not self.state.committed:
+            points = self.points()
+            if points:
+                rpo = self.clock() - max(p.time for p in points)
+                if rpo > self.policy.rpo_threshold:
+                    warnings.append(f"RPO {rpo:.0f} s exceeds the threshold of {self.policy.rpo_threshold:.0f} s")
+        if errors:
+            return Health(HealthState.ERROR, tuple(errors + warnings))
+        return Health(HealthState.WARNING if warnings else HealthState.OK, tuple(warnings))
+
+    # -- point in time ------------------------------------------------------------------------------------------------
+
+    def bring_to(self, selector: PointSelector) -> RecoveryPoint | None:
+        """Hold the target at a point (failover); returns the point, or None for :class:`Latest`.
+
+        Latest costs no work in history; a past point costs the blocks written since it. Interrupted at any instant,
+        reopening ends at the previous state or the chosen point, never a mix. Appends are refused until
+        :meth:`cancel` (back to latest, replication resumes) or :meth:`commit`.
+        """
+        with self._append_lock:
+            self._stop_applier()
+            return self.pit.bring_to(selector)
+
+    def cancel(self) -> None:
+        """Return the target to the state before :meth:`bring_to` and resume replication."""
+        with self._append_lock:
+            self.pit.cancel()
+            self._start_applier()
+
+    def commit(self) -> None:
+        """Make the failover final: the rollback data and history are dropped and this generation is closed."""
+        with self._append_lock:
+            self.pit.commit()
+
+    def close(self) -> None:
+        self._stop_applier()
+        self.wal.close()
+        self.undo.close()
+        self.catalog.close()
+        self.target.close()
+
+    def __enter__(self) -> PairJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
