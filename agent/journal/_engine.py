@@ -112,16 +112,22 @@ class PairJournal:
         a lower one raises :class:`StaleGeneration`.
         """
         self = object.__new__(cls)
-        self._setup(
-            os.fspath(directory),
-            spec,
-            target,
-            io or OsIO(),
-            policy or RetentionPolicy(),
-            clock,
-            space,
-            options or JournalOptions(),
-        )
+        try:
+            self._setup(
+                os.fspath(directory),
+                spec,
+                target,
+                io or OsIO(),
+                policy or RetentionPolicy(),
+                clock,
+                space,
+                options or JournalOptions(),
+            )
+        except OSError as exc:
+            raise JournalFailed(
+                f"opening the journal of pair {spec.pair_id} in {os.fspath(directory)} failed: {exc}",
+                remedy="check the retention volume (mounted, writable, not full) and the target disk",
+            ) from exc
         return self
 
     # -- opening and recovery -----------------------------------------------------------------------------------------

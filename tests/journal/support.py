@@ -61,10 +61,7 @@ class Source:
         self.content = bytearray(self.size)
 
     def write(self, block: int, blocks: int, fill: int | None = None) -> BlockWrite:
-        if fill is None:
-            data = self.rng.randbytes(blocks * BLOCK_SIZE)
-        else:
-            data = bytes([fill]) * (blocks * BLOCK_SIZE)
+        data = self.rng.randbytes(blocks * BLOCK_SIZE) if fill is None else bytes([fill]) * (blocks * BLOCK_SIZE)
         offset = block * BLOCK_SIZE
         self.content[offset : offset + len(data)] = data
         return block_write(offset, data)
@@ -111,6 +108,7 @@ def open_journal(
 ) -> PairJournal:
     target = os.path.join(root, "disk")
     if not os.path.exists(target):
+        os.makedirs(root, exist_ok=True)
         make_target(target, size)
     return PairJournal.open(
         os.path.join(root, "journal"),
