@@ -478,8 +478,12 @@ class PairJournal:
         if used + incoming <= limit:
             self._full_reason = None
             return
-        self.prune(need_bytes=int(used + incoming - limit))
+        # Free a margin of 5% of the volume beyond what this batch needs, so the next appends do not prune again.
+        _, unlinked = self._prune(None, int(used + incoming - limit + capacity * 0.05))
+        before = used
         capacity, used = self._space(self.directory)
+        # xfs returns unlinked space in the background (deferred inode inactivation): count what was unlinked.
+        used = min(used, before - unlinked)
         if used + incoming <= limit:
             self._full_reason = None
             return
@@ -577,40 +581,44 @@ class PairJournal:
         The newest published point is never dropped, nor anything while the disk is held at a point. Returns the ids
         removed. Space comes back when whole undo segments fall behind the oldest kept point.
         """
+        return self._prune(now, need_bytes)[0]
+
+    def _prune(self, now: float | None, need_bytes: int) -> tuple[list[str], int]:
+        """Returns the ids removed and the bytes unlinked (the file system may report them free a little later)."""
         with self._apply_lock:
             if self.state.failover is not None or self._failed is not None:
-                return []
+                return [], 0
+            unlinked = 0
             if need_bytes:
                 self.apply_pending()
-                self.wal.drop_applied(self.state.applied_seq, force=True)
+                try:
+                    unlinked += self.wal.drop_applied(self.state.applied_seq, force=True)
+                except OSError as exc:
+                    raise self._fail(f"dropping applied redo segments failed: {exc}") from exc
             published = list(self.state.points.values())
             if not published:
-                return []
+                return [], unlinked
             keep = self.policy.keep(published, self.clock() if now is None else now) | {published[-1].id}
             removed = [p.id for p in published if p.id not in keep]
             kept = [p for p in published if p.id in keep]
-            if need_bytes:
-                freed = 0
-                while len(kept) > 1 and freed < need_bytes:
-                    dropped = kept.pop(0)
-                    removed.append(dropped.id)
-                    freed = sum(size for n, size in self.undo.sizes.items() if n < kept[0].undo[0])
-                if freed:
-                    self._shortened = (
-                        f"retention shortened to {len(kept)} point(s) because the retention volume "
-                        "reached its threshold"
-                    )
+            freed = 0
+            while need_bytes and len(kept) > 1 and freed < need_bytes:
+                removed.append(kept.pop(0).id)
+                freed = sum(size for n, size in self.undo.sizes.items() if n < kept[0].undo[0])
+                self._shortened = (
+                    f"retention shortened to {len(kept)} point(s) because the retention volume reached its threshold"
+                )
             floor = min(p.undo[0] for p in kept)
             if not removed and floor <= self.state.undo_floor:
-                return []
+                return [], unlinked
             record = {"removed": removed, "undo_floor": floor}
             try:
                 self.state.replay(cat.PRUNED, record)
                 self.catalog.record(cat.PRUNED, record, self.state)
-                self.undo.delete_before(floor)
+                unlinked += self.undo.delete_before(floor)
             except OSError as exc:
                 raise self._fail(f"pruning failed: {exc}") from exc
-            return removed
+            return removed, unlinked
 
     def health(self) -> Health:
         """Health as data: ERROR for failures and back-pressure, WARNING for RPO and shortened retention."""

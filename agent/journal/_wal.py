@@ -162,6 +162,7 @@ class Wal:
         self._segments: list[int] = []  # first seq of each segment, ascending
         self._handle: Handle | None = None
         self._end = 0
+        self._sizes: dict[int, int] = {}  # segment -> bytes, for space accounting
 
     # -- recovery -------------------------------------------------------------------------------------------------
 
@@ -194,6 +195,7 @@ class Wal:
                 if batch.seq > applied_seq:
                     pending.append(batch)
                 offset = end
+            self._sizes[first] = size
             if is_last:
                 self.io.close(handle)
                 self._handle = self.io.open(path, direct=True)
@@ -267,6 +269,7 @@ class Wal:
             write_all(self.io, self._handle, view[:length], self._end)
         self.io.fdatasync(self._handle)
         self._end += length
+        self._sizes[self._segments[-1]] = self._end
         self.last_seq = seq
 
     def _rotate(self, seq: int) -> None:
@@ -280,21 +283,30 @@ class Wal:
         self._segments.append(seq)
         self._end = 0
 
-    def drop_applied(self, applied_seq: int, *, force: bool = False) -> None:
-        """Unlink segments holding only applied batches (a lost unlink is harmless: their records get skipped).
+    def drop_applied(self, applied_seq: int, *, force: bool = False) -> int:
+        """Unlink segments holding only applied batches; returns the bytes unlinked.
 
-        The active segment goes too once full, or at once with ``force`` (the volume is short of space)."""
+        A lost unlink is harmless: recovery skips applied records. The active segment goes too once full, or at once
+        with ``force`` (the volume is short of space); the next append starts a new one.
+        """
+        freed = 0
         while len(self._segments) > 1 and self._segments[1] <= applied_seq + 1:
-            self.io.unlink(self._path(self._segments.pop(0)))
-        if force or self._end >= self.segment_bytes:
-            self._drop_active(applied_seq)
-
-    def _drop_active(self, applied_seq: int) -> None:
-        """Drop the active segment once every batch in it is applied; the next append starts a new one."""
-        if self._segments and self._handle is not None and self.last_seq is not None and self.last_seq <= applied_seq:
+            first = self._segments.pop(0)
+            self.io.unlink(self._path(first))
+            freed += self._sizes.pop(first, 0)
+        active_applied = self.last_seq is not None and self.last_seq <= applied_seq
+        if (
+            self._segments
+            and self._handle is not None
+            and active_applied
+            and (force or self._end >= self.segment_bytes)
+        ):
             self.io.close(self._handle)
             self._handle = None
-            self.io.unlink(self._path(self._segments.pop()))
+            first = self._segments.pop()
+            self.io.unlink(self._path(first))
+            freed += self._sizes.pop(first, 0)
+        return freed
 
     def _path(self, first_seq: int) -> str:
         return os.path.join(self.dir, f"{first_seq:020d}.wal")

@@ -3,9 +3,10 @@
 Pure functions of the point list and an injected "now": no I/O, no clock of its own. The engine applies the decision
 (catalog record first, then whole undo segments are deleted).
 
-Thinning buckets are aligned to absolute time (multiples of the interval since the epoch), not to "now": a point kept
-in one pass stays kept in the next until it leaves the window, so pruning is stable and never flaps. In each bucket the
-newest application-consistent point wins, else the newest point.
+Thinning buckets are aligned to absolute time (multiples of the interval since the epoch), not to "now", and each
+bucket keeps its *oldest* point (application-consistent points first): points of a bucket age into the thinned span
+newest last, so the point a bucket kept in one pass is still its choice in the next, until it leaves the window.
+Pruning is stable and never flaps.
 """
 
 from __future__ import annotations
@@ -101,4 +102,4 @@ def _better(candidate: PointLike, best: PointLike) -> bool:
     best_app = getattr(best.kind, "value", best.kind) == "app"
     if candidate_app != best_app:
         return candidate_app
-    return candidate.time > best.time
+    return candidate.time < best.time

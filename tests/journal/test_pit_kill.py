@@ -38,8 +38,16 @@ def test_sigkill_during_bring_to_point_leaves_the_previous_state_or_the_chosen_p
     outcomes: dict[str, int] = {}
     for _ in range(40):
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.journal.pit_child", os.path.join(root, "journal"),
-             os.path.join(root, "disk"), str(SIZE), "one", "two"],
+            [
+                sys.executable,
+                "-m",
+                "tests.journal.pit_child",
+                os.path.join(root, "journal"),
+                os.path.join(root, "disk"),
+                str(SIZE),
+                "one",
+                "two",
+            ],
             stdout=subprocess.PIPE,
             env=env,
             cwd=REPO,
