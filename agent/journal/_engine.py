@@ -67,6 +67,17 @@ SpaceProbe = Callable[[str], tuple[int, int]]  # directory -> (capacity bytes, u
 _MAX_ID = 256
 
 
+def _writes_before_consistency(table: list[tuple[int, Any]]) -> bool:
+    """True if no write of the batch follows its RESYNC_COMPLETE (those need before-images)."""
+    complete = False
+    for kind, value in table:
+        if kind == 2 and value.kind == PointKind.RESYNC_COMPLETE.value:
+            complete = True
+        elif kind == 1 and complete:
+            return False
+    return True
+
+
 def _disk_usage(path: str) -> tuple[int, int]:
     usage = shutil.disk_usage(path)
     return usage.total, usage.used
@@ -326,6 +337,9 @@ class PairJournal:
                     remedy=f"resend from seq {expected}",
                 )
             table, writes, data_len, decisions = self._translate(batch)
+            if data_len and not self._ever_consistent and _writes_before_consistency(table):
+                self._append_direct(batch.seq, table, writes, data_len, decisions)
+                return self.durable_seq_value
             capturing = self._ever_consistent or any(isinstance(e, PointEntry) for _, e in table)
             self._ensure_space(data_len * (2 if capturing else 1) + 8192)
             buffer, length, data_start = self.wal.build(encode_table(table), batch.seq, writes)
@@ -340,6 +354,50 @@ class PairJournal:
             elif self.options.background_apply:
                 self._wake.set()
             return self.durable_seq_value
+
+    def _append_direct(
+        self,
+        seq: int,
+        table: list[tuple[int, Any]],
+        writes: list[bytes | memoryview],
+        data_len: int,
+        decisions: dict[str, Any],
+    ) -> None:
+        """A batch onto a never-consistent disk (initial sync) goes straight to the target, fsynced, and the redo
+        journal only records that it did (WRITTEN entries, no data): half the bytes of the journalled path.
+
+        Safe because no point can exist before the first RESYNC_COMPLETE, so no before-image is needed, and a crash
+        between the target write and the record only makes the sender resend the batch. Earlier journalled
+        batches are applied first, so an older write can never land after this newer one."""
+        if self._pending:
+            self.apply_pending()
+        self._ensure_space(8192)
+        pool = self.wal.pool
+        data = pool.take(data_len)
+        record = None
+        try:
+            with memoryview(data) as view:
+                cursor = 0
+                for chunk in writes:
+                    view[cursor : cursor + len(chunk)] = chunk
+                    cursor += len(chunk)
+                cursor = 0
+                for kind, value in table:
+                    if kind == 1:
+                        length = value[1] * BLOCK_SIZE
+                        self.target.pwrite(value[0], view[cursor : cursor + length])
+                        cursor += length
+            self.target.fsync()
+            written = [(4, value) if kind == 1 else (kind, value) for kind, value in table]
+            record, length, _ = self.wal.build(encode_table(written), seq, [])
+            self.wal.write(seq, record, length)
+        except OSError as exc:
+            raise self._fail(f"writing batch {seq} to the target during the initial sync failed: {exc}") from exc
+        finally:
+            pool.give(data)
+            if record is not None:
+                pool.give(record)
+        self._commit_append(seq, written, None, 0, 0, decisions)
 
     def _translate(self, batch: Batch) -> tuple[list[tuple[int, Any]], list[bytes | memoryview], int, dict[str, Any]]:
         """Validate every entry (nothing is written if one is bad) and decide which bookmarks become points."""
@@ -414,7 +472,7 @@ class PairJournal:
         data_len: int,
         decisions: dict[str, Any],
     ) -> None:
-        view = memoryview(buffer)
+        view = memoryview(buffer) if buffer is not None else memoryview(b"")
         cursor = data_start
         entries: list[WriteEntry | PointEntry | ResyncStart] = []
         for kind, value in table:
@@ -424,7 +482,7 @@ class PairJournal:
                 cursor += blocks * BLOCK_SIZE
             elif kind == 2:
                 entries.append(value)
-            else:
+            elif kind == 3:
                 entries.append(ResyncStart())
         with self._pending_lock:
             self._pending.append(PendingBatch(seq, entries, buffer, data_len))

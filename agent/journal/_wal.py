@@ -8,6 +8,8 @@ O_DIRECT in one pwrite from one page-aligned buffer::
               u8 1 WRITE          u64 offset, u32 blocks, 32-byte blake3 of the data
               u8 2 POINT          u32 length, JSON {id, kind, tag, group, time}
               u8 3 RESYNC_START
+              u8 4 WRITTEN        u64 offset, u32 blocks, 32-byte blake3: written to the target before this record
+                                  (initial sync, see the engine), so the record carries no data for it
     zero padding to the next multiple of 4096
     data    the WRITE entries' blocks, concatenated in entry order
 
@@ -84,9 +86,9 @@ def encode_table(entries: list[tuple[int, object]]) -> bytes:
     """Entries as (type, value): WRITE -> (offset, blocks, digest), POINT -> PointEntry, RESYNC_START -> None."""
     parts = [_COUNT.pack(len(entries))]
     for kind, value in entries:
-        if kind == 1:
+        if kind in (1, 4):
             assert isinstance(value, tuple)
-            parts.append(_WRITE.pack(1, *value))
+            parts.append(_WRITE.pack(kind, *value))
         elif kind == 2:
             assert isinstance(value, PointEntry)
             raw = json.dumps(value.to_json(), sort_keys=True).encode()
@@ -121,6 +123,8 @@ def _decode_table(table: bytes, buffer: memoryview, data_start: int) -> list[Ent
             elif kind == 3:
                 pos += 1
                 entries.append(ResyncStart())
+            elif kind == 4:
+                pos += _WRITE.size  # already on the target: nothing to apply
             else:
                 return None
     except (struct.error, ValueError, KeyError, IndexError):

@@ -14,16 +14,19 @@ from collections.abc import Callable
 import pytest
 
 from agent.journal import (
+    Batch,
+    BookmarkKind,
     JournalOptions,
     Latest,
     PairJournal,
     PairState,
     PointId,
+    PointUnavailable,
     RecordingIO,
     crash_states,
 )
 from agent.retention import RetentionPolicy, ThinningRule
-from tests.journal.support import Clock, Source, open_journal, read
+from tests.journal.support import Clock, Source, make_target, open_journal, read
 
 SIZE = 16 * 4096
 OPTIONS = JournalOptions(
@@ -42,6 +45,7 @@ class Scenario:
         self.source = Source(SIZE)
         self.by_seq: dict[int, bytes] = {0: bytes(SIZE)}
         self.pruned: set[str] = set()
+        self.batches: dict[int, Batch] = {}
         self.policy = RetentionPolicy(window=3600, thinning=(ThinningRule(0, 0),))
 
     def open(self, io=None) -> PairJournal:
@@ -49,6 +53,7 @@ class Scenario:
 
     def append(self, journal: PairJournal, entries, io: RecordingIO | None = None) -> None:
         batch = self.source.batch(entries)
+        self.batches[batch.seq] = batch
         journal.append(batch)
         self.by_seq[batch.seq] = bytes(self.source.content)
         if io is not None:
@@ -89,7 +94,8 @@ def check_state(scenario: Scenario, state_root: str, marks: list[str], at_point:
             assert at_point is not None
             assert read(journal.target.path) == source.at_point[at_point], "committed disk is not at the point"
             return
-        assert read(journal.target.path) == scenario.by_seq[journal.durable_seq], "latest is not the source at seq"
+        if not journal.in_resync:
+            assert read(journal.target.path) == scenario.by_seq[journal.durable_seq], "latest is not the source"
         points = journal.points()
         ids = {p.id for p in points}
         acked_points = {pid for seq in range(1, acked + 1) for pid in points_of(source, seq)}
@@ -97,8 +103,22 @@ def check_state(scenario: Scenario, state_root: str, marks: list[str], at_point:
         for point in points:
             journal.bring_to(PointId(point.id))
             assert read(journal.target.path) == source.at_point[point.id], f"point {point.id} is not the source"
-        journal.bring_to(Latest())
-        journal.cancel()
+        if journal.in_resync:
+            # Inside the initial sync the disk means nothing yet (unacknowledged batches may already be on it):
+            # what must hold is that no point shows and that resending from durable_seq + 1 converges.
+            with pytest.raises(PointUnavailable):
+                journal.bring_to(Latest())
+            assert points == [], "a point was exposed inside the initial sync"
+            for seq in range(journal.durable_seq + 1, max(scenario.batches) + 1):
+                journal.append(scenario.batches[seq])
+            journal.apply_pending()
+            for point in journal.points():
+                journal.bring_to(PointId(point.id))
+                assert read(journal.target.path) == source.at_point[point.id], f"point {point.id} after resend"
+            journal.cancel()
+        else:
+            journal.bring_to(Latest())
+            journal.cancel()
         assert read(journal.target.path) == scenario.by_seq[journal.durable_seq]
     finally:
         journal.close()
@@ -114,12 +134,17 @@ def points_of(source: Source, seq: int) -> list[str]:
     return source.points_by_seq.get(seq, [])
 
 
-def enumerate_and_check(tmp_path, work: Callable[[Scenario, PairJournal, RecordingIO], str | None]) -> int:
+def enumerate_and_check(
+    tmp_path, work: Callable[[Scenario, PairJournal, RecordingIO], str | None], *, prepare: bool = True
+) -> int:
     run = str(tmp_path / "run")
     os.makedirs(run)
     scenario = Scenario(run)
     scenario.source.points_by_seq = {}
-    scenario.prepare()
+    if prepare:
+        scenario.prepare()
+    else:
+        make_target(os.path.join(run, "disk"), SIZE)
     io = RecordingIO(run)
     journal = scenario.open(io)
     start = len(io.ops)
@@ -160,6 +185,23 @@ def test_append_publish_and_apply_recover_in_every_crash_state(tmp_path) -> None
         return
 
     enumerate_and_check(tmp_path, work)
+
+
+def test_the_initial_sync_written_straight_to_the_target_recovers_in_every_crash_state(tmp_path) -> None:
+    def work(scenario: Scenario, journal: PairJournal, io: RecordingIO) -> None:
+        source = scenario.source
+        scenario.append(journal, [source.write(0, 8)], io)
+        scenario.append(
+            journal,
+            [source.write(8, 8), source.bookmark("synced", BookmarkKind.RESYNC_COMPLETE), source.write(2, 1)],
+            io,
+        )
+        source.points_by_seq[source.seq] = ["synced"]
+        scenario.append(journal, [source.random_write(3), source.bookmark("after")], io)
+        source.points_by_seq[source.seq] = ["after"]
+        journal.apply_pending()
+
+    enumerate_and_check(tmp_path, work, prepare=False)
 
 
 def test_prune_recovers_in_every_crash_state(tmp_path) -> None:
