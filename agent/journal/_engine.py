@@ -93,6 +93,7 @@ class JournalOptions:
     max_pending_bytes: int = 256 << 20  # past this, append applies inline (back-pressure without waiting)
     background_apply: bool = True
     compress_undo: bool = True
+    direct_initial_sync: bool = True  # initial-sync batches go straight to the target (see _append_direct)
     housekeeping_interval: float = 5.0  # seconds between background prune/RPO passes
 
 
@@ -337,7 +338,8 @@ class PairJournal:
                     remedy=f"resend from seq {expected}",
                 )
             table, writes, data_len, decisions = self._translate(batch)
-            if data_len and not self._ever_consistent and _writes_before_consistency(table):
+            direct = self.options.direct_initial_sync and not self._ever_consistent
+            if data_len and direct and _writes_before_consistency(table):
                 self._append_direct(batch.seq, table, writes, data_len, decisions)
                 return self.durable_seq_value
             capturing = self._ever_consistent or any(isinstance(e, PointEntry) for _, e in table)
@@ -369,7 +371,7 @@ class PairJournal:
         Safe because no point can exist before the first RESYNC_COMPLETE, so no before-image is needed, and a crash
         between the target write and the record only makes the sender resend the batch. Earlier journalled
         batches are applied first, so an older write can never land after this newer one."""
-        if self._pending:
+        if self._pending_bytes:
             self.apply_pending()
         self._ensure_space(8192)
         pool = self.wal.pool

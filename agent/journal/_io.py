@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +84,9 @@ def write_all(io: IO, handle: Handle, data: bytes | memoryview | mmap.mmap, offs
 class OsIO:
     """The real thing: system calls on the local file systems."""
 
+    def __init__(self) -> None:
+        self._local = threading.local()
+
     def open(self, path: str, *, create: bool = False, direct: bool = False, readonly: bool = False) -> Handle:
         flags = (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC
         if create:
@@ -107,12 +111,18 @@ class OsIO:
             return _pread_full(handle.fd, size, offset)
         start = offset - offset % _ALIGN
         end = -(-(offset + size) // _ALIGN) * _ALIGN
-        buf = aligned_buffer(end - start)
-        try:
-            got = os.preadv(handle.fd, [buf], start)
-            return bytes(buf[offset - start : min(got, offset - start + size)])
-        finally:
-            buf.close()
+        buf = self._bounce(end - start)
+        with memoryview(buf) as view:
+            got = os.preadv(handle.fd, [view[: end - start]], start)
+        return buf[offset - start : min(got, offset - start + size)]
+
+    def _bounce(self, size: int) -> mmap.mmap:
+        """A page-aligned read buffer per thread, reused: a fresh mmap per read costs page faults."""
+        buf: mmap.mmap | None = getattr(self._local, "buf", None)
+        if buf is None or len(buf) < size:
+            buf = aligned_buffer(size)
+            self._local.buf = buf
+        return buf
 
     def fsync(self, handle: Handle) -> None:
         os.fsync(handle.fd)

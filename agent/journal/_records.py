@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import blake3
 
-from agent.journal._io import IO, Handle, write_all
+from agent.journal._io import IO, Handle, aligned_buffer, write_all
 
 __all__ = ["HEADER_SIZE", "VERSION", "Record", "RecordLog", "checksum", "pack_header", "unpack_header"]
 
@@ -35,14 +35,18 @@ _HEADER = struct.Struct("<4sHHQQQ16s16x")
 _PREFIX = struct.Struct("<4sHHQQQ")
 
 
-def checksum(prefix: bytes, payload: bytes | memoryview) -> bytes:
+Payload = bytes | memoryview
+
+
+def checksum(prefix: bytes, payload: Payload | list[Payload]) -> bytes:
     hasher = blake3.blake3(prefix)
-    hasher.update(payload)
+    for part in payload if isinstance(payload, list) else [payload]:
+        hasher.update(part)
     digest: bytes = hasher.digest(length=16)
     return digest
 
 
-def pack_header(magic: bytes, kind: int, length: int, seq: int, aux: int, payload: bytes | memoryview) -> bytes:
+def pack_header(magic: bytes, kind: int, length: int, seq: int, aux: int, payload: Payload | list[Payload]) -> bytes:
     prefix = _PREFIX.pack(magic, VERSION, kind, length, seq, aux)
     return _HEADER.pack(magic, VERSION, kind, length, seq, aux, checksum(prefix, payload))
 
@@ -81,12 +85,18 @@ class Record:
 class RecordLog:
     """An append-only file of records written through the I/O layer (buffered; fdatasync makes them durable)."""
 
-    def __init__(self, io: IO, path: str, magic: bytes, *, create: bool = True) -> None:
+    def __init__(self, io: IO, path: str, magic: bytes, *, create: bool = True, align: int = 1) -> None:
+        """``align`` > 1 pads every record to that multiple and writes through O_DIRECT where the file system
+        allows it (the undo log: large records, no page-cache copy)."""
         self.io = io
         self.path = path
         self.magic = magic
-        self.handle: Handle = io.open(path, create=create)
+        self.align = align
+        self.handle: Handle = io.open(path, create=create, direct=align > 1)
         self.end = io.size(self.handle)
+
+    def _end_of(self, offset: int, length: int) -> int:
+        return offset + -(-(HEADER_SIZE + length) // self.align) * self.align
 
     def close(self) -> None:
         self.io.close(self.handle)
@@ -96,12 +106,13 @@ class RecordLog:
         header = unpack_header(self.io.pread(self.handle, HEADER_SIZE, offset))
         if header is None or header.magic != self.magic or header.version != VERSION:
             return None
-        if offset + HEADER_SIZE + header.length > self.end:
+        end = self._end_of(offset, header.length)
+        if end > self.end:
             return None
         payload = self.io.pread(self.handle, header.length, offset + HEADER_SIZE)
         if len(payload) != header.length or not header.verify(payload):
             return None
-        return Record(offset, header.kind, header.seq, header.aux, payload, offset + HEADER_SIZE + header.length)
+        return Record(offset, header.kind, header.seq, header.aux, payload, end)
 
     def scan(self, start: int = 0) -> Iterator[Record]:
         """Valid records from ``start`` to the first invalid one; ``valid_end`` afterwards tells where that was."""
@@ -123,12 +134,26 @@ class RecordLog:
         self.end = valid_end
         return True
 
-    def append(self, kind: int, seq: int, aux: int, payload: bytes) -> int:
-        """Write a record at the end (not yet durable: call :meth:`sync`). Returns its offset."""
+    def append(self, kind: int, seq: int, aux: int, payload: Payload | list[Payload]) -> int:
+        """Write a record (its payload may come in parts) at the end; not yet durable: call :meth:`sync`.
+        Returns its offset."""
+        parts = payload if isinstance(payload, list) else [payload]
+        length = sum(len(part) for part in parts)
         offset = self.end
-        header = pack_header(self.magic, kind, len(payload), seq, aux, payload)
-        write_all(self.io, self.handle, header + payload, offset)
-        self.end = offset + HEADER_SIZE + len(payload)
+        header = pack_header(self.magic, kind, length, seq, aux, parts)
+        end = self._end_of(offset, length)
+        if self.align == 1:
+            write_all(self.io, self.handle, b"".join([header, *parts]), offset)
+        else:
+            # Not closed explicitly: after a failed write the traceback may still hold a view of it.
+            buf = aligned_buffer(end - offset)
+            cursor = HEADER_SIZE
+            buf[:HEADER_SIZE] = header
+            for part in parts:
+                buf[cursor : cursor + len(part)] = part
+                cursor += len(part)
+            write_all(self.io, self.handle, buf, offset)
+        self.end = end
         return offset
 
     def sync(self) -> None:

@@ -82,15 +82,13 @@ class TargetDisk:
             if exc.errno != errno.EINVAL:
                 raise
             bounce = aligned_buffer(len(data))
-            try:
-                bounce[: len(data)] = data
-                with memoryview(bounce) as view:
-                    write_all(self._io, self._handle, view[: len(data)], offset)
-            finally:
-                bounce.close()
+            bounce[: len(data)] = data
+            write_all(self._io, self._handle, memoryview(bounce)[: len(data)], offset)
 
     def fsync(self) -> None:
-        self._io.fsync(self._handle)
+        # fdatasync: the data and what is needed to read it back; not the mtime that every write to a file bumps
+        # (fsync would commit the file system journal for it on each call).
+        self._io.fdatasync(self._handle)
 
     def close(self) -> None:
         self._io.close(self._handle)

@@ -33,6 +33,7 @@ __all__ = ["Extent", "UndoGroup", "UndoLog", "UndoPos"]
 MAGIC = b"FBUN"
 _KIND_GROUP = 1
 _COMPRESSED = 1
+_ALIGN = 4096  # records padded to 4 KiB and written with O_DIRECT
 _HEAD = struct.Struct("<QI")
 _EXTENT = struct.Struct("<BQIQI")
 _POINT = struct.Struct("<BH")
@@ -117,7 +118,7 @@ class UndoLog:
         segment, offset = end
         later: list[UndoGroup] = []
         for number in [n for n in numbers if n >= segment]:
-            log = RecordLog(self.io, self._path(number), MAGIC, create=False)
+            log = RecordLog(self.io, self._path(number), MAGIC, create=False, align=_ALIGN)
             start = offset if number == segment else 0
             for record in log.scan(start):
                 later.append(_decode(number, record))
@@ -133,7 +134,7 @@ class UndoLog:
             log.close()
         self._active_no = numbers[-1] if numbers else segment
         if self._active_no in self.sizes:
-            self._active = RecordLog(self.io, self._path(self._active_no), MAGIC, create=False)
+            self._active = RecordLog(self.io, self._path(self._active_no), MAGIC, create=False, align=_ALIGN)
         return later
 
     def end(self) -> tuple[int, int]:
@@ -153,14 +154,14 @@ class UndoLog:
             else:
                 raw = item.encode()
                 parts.append(_POINT.pack(2, len(raw)) + raw)
-        data = b"".join(chunks)
+        data: list[bytes] = chunks
         flags = 0
-        if self.compress and data:
-            packed = self._compressor.compress(data)
+        if self.compress and chunks:
+            packed = self._compressor.compress(b"".join(chunks))
             # Only where it pays: incompressible blocks (encrypted volumes) are stored as they are.
-            if len(packed) < len(data) * 0.9:
-                data, flags = packed, _COMPRESSED
-        offset = self._active.append(_KIND_GROUP, last_seq, flags, b"".join(parts) + data)
+            if len(packed) < sum(len(c) for c in chunks) * 0.9:
+                data, flags = [packed], _COMPRESSED
+        offset = self._active.append(_KIND_GROUP, last_seq, flags, [b"".join(parts), *data])
         self.sizes[self._active_no] = self._active.end
         return (self._active_no, offset)
 
@@ -172,7 +173,7 @@ class UndoLog:
         if self._active is not None:
             self._active.close()
             self._active_no += 1
-        self._active = RecordLog(self.io, self._path(self._active_no), MAGIC, create=True)
+        self._active = RecordLog(self.io, self._path(self._active_no), MAGIC, create=True, align=_ALIGN)
         self.sizes[self._active_no] = self._active.end
         self.io.fsync_dir(self.dir)
 
@@ -180,7 +181,7 @@ class UndoLog:
         """Every group from ``pos`` to the end, in write order (the caller skips ``pos[2]`` items of the first)."""
         segment, offset, _ = pos
         for number in sorted(n for n in self.sizes if n >= segment):
-            log = RecordLog(self.io, self._path(number), MAGIC, create=False)
+            log = RecordLog(self.io, self._path(number), MAGIC, create=False, align=_ALIGN)
             try:
                 start = offset if number == segment else 0
                 for record in log.scan(start):
@@ -191,7 +192,7 @@ class UndoLog:
                 log.close()
 
     def read_group(self, segment: int, offset: int) -> UndoGroup:
-        log = RecordLog(self.io, self._path(segment), MAGIC, create=False)
+        log = RecordLog(self.io, self._path(segment), MAGIC, create=False, align=_ALIGN)
         try:
             record = log.read_at(offset)
         finally:
