@@ -6,6 +6,7 @@ This module must never write the target before the round's undo record is durabl
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,50 +35,73 @@ class ApplyState:
 
 
 class _Round:
+    """Before-images of one round. Target reads are collected first and issued together from the engine's reader
+    threads (several requests in flight instead of one at a time), then patched with the round's own earlier writes."""
+
     def __init__(self, engine: PairJournal, capture_possible: bool) -> None:
         self.engine = engine
         self.track = capture_possible
-        self.overlay: dict[int, memoryview] = {}
+        self.overlay: dict[int, WriteEntry] = {}  # block -> the round's latest write covering it
         self.items: list[Extent | str] = []
-        self.chunks: list[bytes] = []
+        self.chunks: list[bytes | bytearray] = []
+        self._reads: list[tuple[int, int, int, list[tuple[int, memoryview]]]] = []
 
     def capture(self, seq: int, index: int, entry: WriteEntry) -> None:
         captured = self.engine.apply_state.captured
         first = entry.offset // BLOCK_SIZE
+        blocks = range(first, first + entry.blocks)
+        if captured.isdisjoint(blocks):  # the common case, checked in C
+            self._image(seq, index, first, entry.blocks)
+            captured.update(blocks)
+            return
         run: list[int] = []
-        for block in range(first, first + entry.blocks):
+        for block in blocks:
             if block in captured:
-                self._flush(seq, index, run)
+                if run:
+                    self._image(seq, index, run[0], len(run))
                 run = []
             else:
                 run.append(block)
-        self._flush(seq, index, run)
+        if run:
+            self._image(seq, index, run[0], len(run))
+        captured.update(blocks)
 
-    def _flush(self, seq: int, index: int, run: list[int]) -> None:
-        if not run:
-            return
-        start, count = run[0], len(run)
-        overlay = self.overlay
-        if all(block in overlay for block in run):
-            image = b"".join(overlay[block] for block in run)
-        else:
-            buf = bytearray(self.engine.target.pread(start * BLOCK_SIZE, count * BLOCK_SIZE))
-            for block in run:
-                if block in overlay:
-                    at = (block - start) * BLOCK_SIZE
-                    buf[at : at + BLOCK_SIZE] = overlay[block]
-            image = bytes(buf)
+    def _block(self, block: int) -> memoryview:
+        entry = self.overlay[block]
+        at = (block - entry.offset // BLOCK_SIZE) * BLOCK_SIZE
+        return entry.data[at : at + BLOCK_SIZE]
+
+    def _image(self, seq: int, index: int, start: int, count: int) -> None:
+        blocks = range(start, start + count)
         self.items.append(Extent(seq, index, start * BLOCK_SIZE, count))
-        self.chunks.append(image)
-        self.engine.apply_state.captured.update(run)
+        patches = [] if self.overlay.keys().isdisjoint(blocks) else [
+            (block, self._block(block)) for block in blocks if block in self.overlay
+        ]
+        if len(patches) == count:
+            self.chunks.append(b"".join(view for _, view in patches))
+        else:
+            self.chunks.append(b"")
+            self._reads.append((len(self.chunks) - 1, start, count, patches))
+
+    def _read(self, request: tuple[int, int, int, list[tuple[int, memoryview]]]) -> None:
+        slot, start, count, patches = request
+        image = bytearray(self.engine.target.pread(start * BLOCK_SIZE, count * BLOCK_SIZE))
+        for block, view in patches:
+            at = (block - start) * BLOCK_SIZE
+            image[at : at + BLOCK_SIZE] = view
+        self.chunks[slot] = image
+
+    def read_all(self) -> None:
+        if len(self._reads) > 1:
+            list(self.engine.readers().map(self._read, self._reads))
+        else:
+            for request in self._reads:
+                self._read(request)
 
     def remember(self, entry: WriteEntry) -> None:
-        if not self.track:
-            return
-        first = entry.offset // BLOCK_SIZE
-        data = entry.data
-        for j in range(entry.blocks):
-            self.overlay[first + j] = data[j * BLOCK_SIZE : (j + 1) * BLOCK_SIZE]
+        if self.track:
+            first = entry.offset // BLOCK_SIZE
+            self.overlay.update(zip(range(first, first + entry.blocks), itertools.repeat(entry), strict=False))
 
 
 def _reused_position(group: UndoGroup, point_id: str) -> tuple[int, int, int]:
@@ -115,6 +139,7 @@ def apply_round(engine: PairJournal, round_: list[PendingBatch]) -> list[PointRe
                 if reused is None and state.ever_consistent:
                     work.capture(batch.seq, index, entry)
                 work.remember(entry)
+    work.read_all()
     if any(isinstance(item, Extent) for item in work.items):
         assert first_new is not None
         segment, offset = engine.undo.append(first_new, round_[-1].seq, work.items, work.chunks)

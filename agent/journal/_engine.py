@@ -20,6 +20,7 @@ is only written after the fdatasync returned), so the round is captured again fr
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -166,6 +167,7 @@ class PairJournal:
         self._full_reason: str | None = None
         self._shortened: str | None = None
         self._thread: threading.Thread | None = None
+        self._readers: concurrent.futures.ThreadPoolExecutor | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         for path in (directory, os.path.join(directory, "wal"), os.path.join(directory, "undo")):
@@ -256,6 +258,12 @@ class PairJournal:
                     self._in_resync = True
                 else:
                     self._writes_since_point = True
+
+    def readers(self) -> concurrent.futures.ThreadPoolExecutor:
+        """Threads that read before-images concurrently (the GIL is released in pread)."""
+        if self._readers is None:
+            self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix=f"undo-{self.spec.pair_id}")
+        return self._readers
 
     def _start_applier(self) -> None:
         if self.options.background_apply and self._thread is None:
@@ -726,6 +734,8 @@ class PairJournal:
 
     def close(self) -> None:
         self._stop_applier()
+        if self._readers is not None:
+            self._readers.shutdown()
         self.wal.close()
         self.undo.close()
         self.catalog.close()

@@ -35,7 +35,7 @@ _HEADER = struct.Struct("<4sHHQQQ16s16x")
 _PREFIX = struct.Struct("<4sHHQQQ")
 
 
-Payload = bytes | memoryview
+Payload = bytes | bytearray | memoryview
 
 
 def checksum(prefix: bytes, payload: Payload | list[Payload]) -> bytes:

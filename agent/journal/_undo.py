@@ -142,7 +142,9 @@ class UndoLog:
             return (self._active_no, 0)
         return (self._active_no, self._active.end)
 
-    def append(self, first_seq: int, last_seq: int, items: list[Extent | str], chunks: list[bytes]) -> tuple[int, int]:
+    def append(
+        self, first_seq: int, last_seq: int, items: list[Extent | str], chunks: list[bytes | bytearray]
+    ) -> tuple[int, int]:
         """Write one group record (not yet durable). Returns its (segment, offset)."""
         if self._active is None or self._active.end >= self.segment_bytes:
             self._rotate()
@@ -154,13 +156,15 @@ class UndoLog:
             else:
                 raw = item.encode()
                 parts.append(_POINT.pack(2, len(raw)) + raw)
-        data: list[bytes] = chunks
+        data: list[bytes | bytearray] = chunks
         flags = 0
         if self.compress and chunks:
-            packed = self._compressor.compress(b"".join(chunks))
+            stream = self._compressor.compressobj()
+            packed: list[bytes | bytearray] = [stream.compress(chunk) for chunk in chunks]
+            packed.append(stream.flush())
             # Only where it pays: incompressible blocks (encrypted volumes) are stored as they are.
-            if len(packed) < sum(len(c) for c in chunks) * 0.9:
-                data, flags = [packed], _COMPRESSED
+            if sum(len(p) for p in packed) < sum(len(c) for c in chunks) * 0.9:
+                data, flags = packed, _COMPRESSED
         offset = self._active.append(_KIND_GROUP, last_seq, flags, [b"".join(parts), *data])
         self.sizes[self._active_no] = self._active.end
         return (self._active_no, offset)
