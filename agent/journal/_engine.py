@@ -90,7 +90,7 @@ class JournalOptions:
 
     wal_segment_bytes: int = 256 << 20
     undo_segment_bytes: int = 64 << 20
-    apply_round_bytes: int = 64 << 20  # data applied per undo record / target fsync
+    apply_round_bytes: int = 16 << 20  # data applied per undo record / target fsync
     max_pending_bytes: int = 256 << 20  # past this, append applies inline (back-pressure without waiting)
     background_apply: bool = True
     compress_undo: bool = True

@@ -19,6 +19,7 @@ after fsync, so a torn record was never acknowledged.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class RecordLog:
         self.magic = magic
         self.align = align
         self.handle: Handle = io.open(path, create=create, direct=align > 1)
+        self._scratch: mmap.mmap | None = None
         self.end = io.size(self.handle)
 
     def _end_of(self, offset: int, length: int) -> int:
@@ -145,14 +147,19 @@ class RecordLog:
         if self.align == 1:
             write_all(self.io, self.handle, b"".join([header, *parts]), offset)
         else:
-            # Not closed explicitly: after a failed write the traceback may still hold a view of it.
-            buf = aligned_buffer(end - offset)
+            # Reused (page faults on a fresh buffer cost as much as the copy); replaced, never closed, when too
+            # small: after a failed write a traceback may still hold a view of it.
+            if self._scratch is None or len(self._scratch) < end - offset:
+                self._scratch = aligned_buffer(end - offset)
+            buf = self._scratch
             cursor = HEADER_SIZE
             buf[:HEADER_SIZE] = header
             for part in parts:
                 buf[cursor : cursor + len(part)] = part
                 cursor += len(part)
-            write_all(self.io, self.handle, buf, offset)
+            buf[cursor : end - offset] = bytes(end - offset - cursor)
+            with memoryview(buf) as view:
+                write_all(self.io, self.handle, view[: end - offset], offset)
         self.end = end
         return offset
 

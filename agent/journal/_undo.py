@@ -1,13 +1,15 @@
 """The undo log: before-images of the blocks that apply overwrote, in write order, grouped per apply round.
 
-Files ``undo/<segment number, 12 digits>.undo``; each record (framing in _records, magic b"FBUN", kind 1, seq = the
-last batch seq of the apply round, aux bit 0 = data is zstd level 1) has the payload::
+Files ``undo/<segment number, 12 digits>.undo``. Each record uses the framing of _records (magic b"FBUN", kind 1,
+seq = the last batch seq of the apply round, aux bit 0 = compressed), is padded with zeros to a multiple of 4096 and
+written with O_DIRECT. Its payload::
 
     u64 first batch seq of the round
     u32 item count, then per item
-        u8 1 EXTENT   u64 batch seq, u32 entry index, u64 disk offset, u32 blocks
+        u8 1 EXTENT   u64 batch seq, u32 entry index, u64 disk offset, u32 blocks, u32 stored bytes
         u8 2 POINT    u16 length, point id (UTF-8): the point lies here, between the extents before and after it
-    data  the extents' before-images, concatenated in item order (zstd frame when aux bit 0 is set)
+    data  each extent's before-image in item order: raw, or (aux bit 0) one zstd level-1 frame per extent,
+          so large rounds compress on several threads
 
 A before-image is captured only for the first overwrite of a block after each point, so going back to point P reads
 the records from P's position on and restores, for every block, the first before-image found: exactly the blocks
@@ -35,7 +37,7 @@ _KIND_GROUP = 1
 _COMPRESSED = 1
 _ALIGN = 4096  # records padded to 4 KiB and written with O_DIRECT
 _HEAD = struct.Struct("<QI")
-_EXTENT = struct.Struct("<BQIQI")
+_EXTENT = struct.Struct("<BQIQII")
 _POINT = struct.Struct("<BH")
 
 UndoPos = tuple[int, int, int]  # (segment, record offset, items of that record to skip)
@@ -47,6 +49,7 @@ class Extent:
     index: int
     offset: int
     blocks: int
+    stored: int = 0  # bytes of its before-image in the record (a zstd frame of its own when compressed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +62,18 @@ class UndoGroup:
     record: Record
 
     def data(self) -> bytes:
-        (count,) = struct.unpack_from("<I", self.record.payload, 8)
-        start = _data_start(self.record.payload, count)
-        raw = self.record.payload[start:]
-        if self.record.aux & _COMPRESSED:
-            return zstandard.ZstdDecompressor().decompress(raw)
-        return raw
+        """The before-images of every extent, concatenated in item order."""
+        extents = [item for item in self.items if isinstance(item, Extent)]
+        pos = _data_start(self.record.payload, len(self.items))
+        raw = memoryview(self.record.payload)
+        if not self.record.aux & _COMPRESSED:
+            return bytes(raw[pos:])
+        decompressor = zstandard.ZstdDecompressor()
+        images = []
+        for extent in extents:
+            images.append(decompressor.decompress(raw[pos : pos + extent.stored]))
+            pos += extent.stored
+        return b"".join(images)
 
 
 def _data_start(payload: bytes, count: int) -> int:
@@ -85,8 +94,8 @@ def _decode(segment: int, record: Record) -> UndoGroup:
     items: list[Extent | str] = []
     for _ in range(count):
         if payload[pos] == 1:
-            _, seq, index, offset, blocks = _EXTENT.unpack_from(payload, pos)
-            items.append(Extent(seq, index, offset, blocks))
+            _, seq, index, offset, blocks, stored = _EXTENT.unpack_from(payload, pos)
+            items.append(Extent(seq, index, offset, blocks, stored))
             pos += _EXTENT.size
         else:
             (_, length) = _POINT.unpack_from(payload, pos)
@@ -149,25 +158,34 @@ class UndoLog:
         if self._active is None or self._active.end >= self.segment_bytes:
             self._rotate()
         assert self._active is not None
-        parts = [_HEAD.pack(first_seq, len(items))]
-        for item in items:
-            if isinstance(item, Extent):
-                parts.append(_EXTENT.pack(1, item.seq, item.index, item.offset, item.blocks))
-            else:
-                raw = item.encode()
-                parts.append(_POINT.pack(2, len(raw)) + raw)
-        data: list[bytes | bytearray] = chunks
+        data: list[bytes | bytearray | memoryview] = list(chunks)
         flags = 0
         if self.compress and chunks:
-            stream = self._compressor.compressobj()
-            packed: list[bytes | bytearray] = [stream.compress(chunk) for chunk in chunks]
-            packed.append(stream.flush())
+            packed = self._pack(chunks)
             # Only where it pays: incompressible blocks (encrypted volumes) are stored as they are.
             if sum(len(p) for p in packed) < sum(len(c) for c in chunks) * 0.9:
                 data, flags = packed, _COMPRESSED
+        parts = [_HEAD.pack(first_seq, len(items))]
+        stored = iter(data)
+        for item in items:
+            if isinstance(item, Extent):
+                size = len(next(stored))
+                parts.append(_EXTENT.pack(1, item.seq, item.index, item.offset, item.blocks, size))
+            else:
+                raw = item.encode()
+                parts.append(_POINT.pack(2, len(raw)) + raw)
         offset = self._active.append(_KIND_GROUP, last_seq, flags, [b"".join(parts), *data])
         self.sizes[self._active_no] = self._active.end
         return (self._active_no, offset)
+
+    def _pack(self, chunks: list[bytes | bytearray]) -> list[bytes | bytearray | memoryview]:
+        """One zstd frame per extent; large rounds are compressed on two threads inside zstd (GIL released)."""
+        if sum(len(c) for c in chunks) < (1 << 20):
+            return [self._compressor.compress(chunk) for chunk in chunks]
+        inputs: list[bytes | bytearray | memoryview] = list(chunks)
+        frames = self._compressor.multi_compress_to_buffer(inputs, threads=2)
+        # BufferSegment implements the buffer protocol; its type stub does not say so.
+        return [memoryview(frames[i]) for i in range(len(frames))]  # type: ignore[arg-type]
 
     def sync(self) -> None:
         if self._active is not None:
