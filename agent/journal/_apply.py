@@ -74,9 +74,11 @@ class _Round:
     def _image(self, seq: int, index: int, start: int, count: int) -> None:
         blocks = range(start, start + count)
         self.items.append(Extent(seq, index, start * BLOCK_SIZE, count))
-        patches = [] if self.overlay.keys().isdisjoint(blocks) else [
-            (block, self._block(block)) for block in blocks if block in self.overlay
-        ]
+        patches = (
+            []
+            if self.overlay.keys().isdisjoint(blocks)
+            else [(block, self._block(block)) for block in blocks if block in self.overlay]
+        )
         if len(patches) == count:
             self.chunks.append(b"".join(view for _, view in patches))
         else:

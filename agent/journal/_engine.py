@@ -23,26 +23,20 @@ import collections
 import concurrent.futures
 import contextlib
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from agent.journal import _append, _housekeeping
 from agent.journal import _catalog as cat
 from agent.journal._apply import ApplyState, apply_round
 from agent.journal._io import IO, OsIO
 from agent.journal._pit import PointInTime
 from agent.journal._target import TargetDisk
 from agent.journal._types import (
-    BLOCK_SIZE,
     Batch,
-    BlockWrite,
-    Bookmark,
-    BookmarkKind,
     Health,
-    HealthState,
     PairSpec,
     PairState,
     PointKind,
@@ -50,13 +44,12 @@ from agent.journal._types import (
     RecoveryPoint,
 )
 from agent.journal._undo import UndoGroup, UndoLog
-from agent.journal._wal import PendingBatch, PointEntry, ResyncStart, Wal, WriteEntry, encode_table
+from agent.journal._wal import PendingBatch, PointEntry, ResyncStart, Wal, encode_table
 from agent.journal.errors import (
     InvalidBatch,
     JournalError,
     JournalFailed,
     PairNotReplicating,
-    RetentionFull,
     SequenceGap,
     StaleGeneration,
 )
@@ -65,23 +58,6 @@ from agent.retention._policy import RetentionPolicy
 __all__ = ["JournalOptions", "PairJournal", "SpaceProbe"]
 
 SpaceProbe = Callable[[str], tuple[int, int]]  # directory -> (capacity bytes, used bytes) of its volume
-_MAX_ID = 256
-
-
-def _writes_before_consistency(table: list[tuple[int, Any]]) -> bool:
-    """True if no write of the batch follows its RESYNC_COMPLETE (those need before-images)."""
-    complete = False
-    for kind, value in table:
-        if kind == 2 and value.kind == PointKind.RESYNC_COMPLETE.value:
-            complete = True
-        elif kind == 1 and complete:
-            return False
-    return True
-
-
-def _disk_usage(path: str) -> tuple[int, int]:
-    usage = shutil.disk_usage(path)
-    return usage.total, usage.used
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +90,7 @@ class PairJournal:
         io: IO | None = None,
         policy: RetentionPolicy | None = None,
         clock: Callable[[], float] = time.time,
-        space: SpaceProbe = _disk_usage,
+        space: SpaceProbe = _housekeeping.disk_usage,
         options: JournalOptions | None = None,
     ) -> PairJournal:
         """Open (creating on first use) the journal in ``directory`` and recover it.
@@ -345,162 +321,25 @@ class PairJournal:
                     expected=expected,
                     remedy=f"resend from seq {expected}",
                 )
-            table, writes, data_len, decisions = self._translate(batch)
+            table, writes, data_len, decisions = _append.translate(self, batch)
             direct = self.options.direct_initial_sync and not self._ever_consistent
-            if data_len and direct and _writes_before_consistency(table):
-                self._append_direct(batch.seq, table, writes, data_len, decisions)
+            if data_len and direct and _append.writes_before_consistency(table):
+                _append.append_direct(self, batch.seq, table, writes, data_len, decisions)
                 return self.durable_seq_value
             capturing = self._ever_consistent or any(isinstance(e, PointEntry) for _, e in table)
-            self._ensure_space(data_len * (2 if capturing else 1) + 8192)
+            _housekeeping.ensure_space(self, data_len * (2 if capturing else 1) + 8192)
             buffer, length, data_start = self.wal.build(encode_table(table), batch.seq, writes)
             try:
                 self.wal.write(batch.seq, buffer, length)
             except OSError as exc:
                 self.wal.pool.give(buffer)
                 raise self._fail(f"writing batch {batch.seq} to the redo journal failed: {exc}") from exc
-            self._commit_append(batch.seq, table, buffer, data_start, data_len, decisions)
+            _append.commit_append(self, batch.seq, table, buffer, data_start, data_len, decisions)
             if self._pending_bytes > self.options.max_pending_bytes:
                 self.apply_pending()
             elif self.options.background_apply:
                 self._wake.set()
             return self.durable_seq_value
-
-    def _append_direct(
-        self,
-        seq: int,
-        table: list[tuple[int, Any]],
-        writes: list[bytes | memoryview],
-        data_len: int,
-        decisions: dict[str, Any],
-    ) -> None:
-        """A batch onto a never-consistent disk (initial sync) goes straight to the target, fsynced, and the redo
-        journal only records that it did (WRITTEN entries, no data): half the bytes of the journalled path.
-
-        Safe because no point can exist before the first RESYNC_COMPLETE, so no before-image is needed, and a crash
-        between the target write and the record only makes the sender resend the batch. Earlier journalled
-        batches are applied first, so an older write can never land after this newer one."""
-        if self._pending_bytes:
-            self.apply_pending()
-        self._ensure_space(8192)
-        pool = self.wal.pool
-        data = pool.take(data_len)
-        record = None
-        try:
-            with memoryview(data) as view:
-                cursor = 0
-                for chunk in writes:
-                    view[cursor : cursor + len(chunk)] = chunk
-                    cursor += len(chunk)
-                cursor = 0
-                for kind, value in table:
-                    if kind == 1:
-                        length = value[1] * BLOCK_SIZE
-                        self.target.pwrite(value[0], view[cursor : cursor + length])
-                        cursor += length
-            self.target.fsync()
-            written = [(4, value) if kind == 1 else (kind, value) for kind, value in table]
-            record, length, _ = self.wal.build(encode_table(written), seq, [])
-            self.wal.write(seq, record, length)
-        except OSError as exc:
-            raise self._fail(f"writing batch {seq} to the target during the initial sync failed: {exc}") from exc
-        finally:
-            pool.give(data)
-            if record is not None:
-                pool.give(record)
-        self._commit_append(seq, written, None, 0, 0, decisions)
-
-    def _translate(self, batch: Batch) -> tuple[list[tuple[int, Any]], list[bytes | memoryview], int, dict[str, Any]]:
-        """Validate every entry (nothing is written if one is bad) and decide which bookmarks become points."""
-        now = self.clock()
-        in_resync, ever, since_point, last_clock = (
-            self._in_resync,
-            self._ever_consistent,
-            self._writes_since_point,
-            self._last_point_clock,
-        )
-        table: list[tuple[int, Any]] = []
-        writes: list[bytes | memoryview] = []
-        data_len = 0
-        ids: set[str] = set()
-        for index, entry in enumerate(batch.entries):
-            if isinstance(entry, BlockWrite):
-                length = len(entry.data)
-                self.target.check(entry.offset, length)
-                if not isinstance(entry.digest, bytes) or len(entry.digest) != 32:
-                    raise InvalidBatch(f"entry {index} of batch {batch.seq}: digest must be 32 bytes of blake3")
-                table.append((1, (entry.offset, length // BLOCK_SIZE, entry.digest)))
-                writes.append(entry.data)
-                data_len += length
-                since_point = True
-            elif isinstance(entry, Bookmark):
-                self._check_bookmark(batch.seq, index, entry, ids)
-                ids.add(entry.id)
-                kind = entry.kind
-                if kind is BookmarkKind.RESYNC_START:
-                    in_resync = True
-                    table.append((3, None))
-                    continue
-                if kind is BookmarkKind.RESYNC_COMPLETE:
-                    in_resync, ever = False, True
-                elif in_resync or (kind is BookmarkKind.CRASH and now - last_clock < self.policy.crash_interval):
-                    continue  # no point inside a resync window; crash points at most every crash_interval
-                when = now if entry.source_time is None else float(entry.source_time)
-                table.append((2, PointEntry(entry.id, PointKind(kind.value).value, when, entry.tag, entry.group)))
-                last_clock, since_point = now, False
-            else:
-                raise InvalidBatch(
-                    f"entry {index} of batch {batch.seq} is a {type(entry).__name__}, not a BlockWrite or Bookmark"
-                )
-        if ever and not in_resync and since_point and now - last_clock >= self.policy.crash_interval:
-            point_id = f"crash-g{self.spec.generation}-s{batch.seq}"
-            table.append((2, PointEntry(point_id, PointKind.CRASH.value, now, None, None)))
-            ids.add(point_id)
-            last_clock, since_point = now, False
-        decisions = {"in_resync": in_resync, "ever": ever, "since": since_point, "clock": last_clock, "ids": ids}
-        return table, writes, data_len, decisions
-
-    def _check_bookmark(self, seq: int, index: int, mark: Bookmark, ids: set[str]) -> None:
-        if not isinstance(mark.kind, BookmarkKind):
-            raise InvalidBatch(f"entry {index} of batch {seq}: bookmark kind must be a BookmarkKind")
-        for name, value in (("id", mark.id), ("tag", mark.tag), ("group", mark.group)):
-            if value is not None and (not isinstance(value, str) or not value or len(value) > _MAX_ID):
-                raise InvalidBatch(f"entry {index} of batch {seq}: bookmark {name} must be 1-{_MAX_ID} characters")
-        if mark.id in self._point_ids or mark.id in ids:
-            raise InvalidBatch(
-                f"entry {index} of batch {seq}: bookmark id {mark.id!r} is already used",
-                remedy="bookmark ids must be unique per pair and generation",
-            )
-        if mark.source_time is not None and not isinstance(mark.source_time, int | float):
-            raise InvalidBatch(f"entry {index} of batch {seq}: source_time must be seconds since the epoch")
-
-    def _commit_append(
-        self,
-        seq: int,
-        table: list[tuple[int, Any]],
-        buffer: Any,
-        data_start: int,
-        data_len: int,
-        decisions: dict[str, Any],
-    ) -> None:
-        view = memoryview(buffer) if buffer is not None else memoryview(b"")
-        cursor = data_start
-        entries: list[WriteEntry | PointEntry | ResyncStart] = []
-        for kind, value in table:
-            if kind == 1:
-                offset, blocks, digest = value
-                entries.append(WriteEntry(offset, blocks, digest, view[cursor : cursor + blocks * BLOCK_SIZE]))
-                cursor += blocks * BLOCK_SIZE
-            elif kind == 2:
-                entries.append(value)
-            elif kind == 3:
-                entries.append(ResyncStart())
-        with self._pending_lock:
-            self._pending.append(PendingBatch(seq, entries, buffer, data_len))
-            self._pending_bytes += data_len
-        self.durable_seq_value = seq
-        self._in_resync, self._ever_consistent = decisions["in_resync"], decisions["ever"]
-        self._writes_since_point, self._last_point_clock = decisions["since"], decisions["clock"]
-        self._point_ids |= decisions["ids"]
 
     def _check_usable(self) -> None:
         if self._failed is not None:
@@ -539,31 +378,6 @@ class PairJournal:
                 self.catalog.record(cat.FAILED, {"reason": None}, self.state)
 
     # -- space --------------------------------------------------------------------------------------------------------
-
-    def _ensure_space(self, incoming: int) -> None:
-        capacity, used = self._space(self.directory)
-        limit = capacity * self.policy.threshold_pct / 100
-        if used + incoming <= limit:
-            self._full_reason = None
-            return
-        # Free a margin of 5% of the volume beyond what this batch needs, so the next appends do not prune again.
-        _, unlinked = self._prune(None, int(used + incoming - limit + capacity * 0.05))
-        before = used
-        capacity, used = self._space(self.directory)
-        # xfs returns unlinked space in the background (deferred inode inactivation): count what was unlinked.
-        used = min(used, before - unlinked)
-        if used + incoming <= limit:
-            self._full_reason = None
-            return
-        self._full_reason = (
-            f"retention volume of {self.directory} is {100 * used / capacity:.1f}% used "
-            f"(threshold {self.policy.threshold_pct:g}%) and pruning freed too little; acknowledgements are paused"
-        )
-        raise RetentionFull(
-            self._full_reason,
-            retry_after=1.0,
-            remedy="add space to the retention volume, move other data off it, or raise the threshold",
-        )
 
     # -- apply --------------------------------------------------------------------------------------------------------
 
@@ -649,64 +463,11 @@ class PairJournal:
         The newest published point is never dropped, nor anything while the disk is held at a point. Returns the ids
         removed. Space comes back when whole undo segments fall behind the oldest kept point.
         """
-        return self._prune(now, need_bytes)[0]
-
-    def _prune(self, now: float | None, need_bytes: int) -> tuple[list[str], int]:
-        """Returns the ids removed and the bytes unlinked (the file system may report them free a little later)."""
-        with self._apply_lock:
-            if self.state.failover is not None or self._failed is not None:
-                return [], 0
-            unlinked = 0
-            if need_bytes:
-                self.apply_pending()
-                try:
-                    unlinked += self.wal.drop_applied(self.state.applied_seq, force=True)
-                except OSError as exc:
-                    raise self._fail(f"dropping applied redo segments failed: {exc}") from exc
-            published = list(self.state.points.values())
-            if not published:
-                return [], unlinked
-            keep = self.policy.keep(published, self.clock() if now is None else now) | {published[-1].id}
-            removed = [p.id for p in published if p.id not in keep]
-            kept = [p for p in published if p.id in keep]
-            freed = 0
-            while need_bytes and len(kept) > 1 and freed < need_bytes:
-                removed.append(kept.pop(0).id)
-                freed = sum(size for n, size in self.undo.sizes.items() if n < kept[0].undo[0])
-                self._shortened = (
-                    f"retention shortened to {len(kept)} point(s) because the retention volume reached its threshold"
-                )
-            floor = min(p.undo[0] for p in kept)
-            if not removed and floor <= self.state.undo_floor:
-                return [], unlinked
-            record = {"removed": removed, "undo_floor": floor}
-            try:
-                self.state.replay(cat.PRUNED, record)
-                self.catalog.record(cat.PRUNED, record, self.state)
-                unlinked += self.undo.delete_before(floor)
-            except OSError as exc:
-                raise self._fail(f"pruning failed: {exc}") from exc
-            return removed, unlinked
+        return _housekeeping.prune(self, now, need_bytes)[0]
 
     def health(self) -> Health:
         """Health as data: ERROR for failures and back-pressure, WARNING for RPO and shortened retention."""
-        errors: list[str] = []
-        warnings: list[str] = []
-        if self.needs_verify:
-            errors.append(f"a durable operation failed ({self.needs_verify}); verify or resync the target")
-        if self._full_reason:
-            errors.append(self._full_reason)
-        if self._shortened:
-            warnings.append(self._shortened)
-        if self._ever_consistent and not self.state.committed:
-            points = self.points()
-            if points:
-                rpo = self.clock() - max(p.time for p in points)
-                if rpo > self.policy.rpo_threshold:
-                    warnings.append(f"RPO {rpo:.0f} s exceeds the threshold of {self.policy.rpo_threshold:.0f} s")
-        if errors:
-            return Health(HealthState.ERROR, tuple(errors + warnings))
-        return Health(HealthState.WARNING if warnings else HealthState.OK, tuple(warnings))
+        return _housekeeping.health(self)
 
     # -- point in time ------------------------------------------------------------------------------------------------
 
