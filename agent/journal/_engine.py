@@ -70,6 +70,7 @@ class JournalOptions:
     max_pending_bytes: int = 256 << 20  # past this, append applies inline (back-pressure without waiting)
     background_apply: bool = True
     compress_undo: bool = True
+    catalog_compact_bytes: int = 4 << 20  # past this the catalog is rewritten as one snapshot
     direct_initial_sync: bool = True  # initial-sync batches go straight to the target (see _append_direct)
     housekeeping_interval: float = 5.0  # seconds between background prune/RPO passes
 
@@ -150,7 +151,7 @@ class PairJournal:
             if not io.exists(path):
                 io.mkdir(path)
                 io.fsync_dir(os.path.dirname(os.path.abspath(path)))
-        self.catalog = cat.Catalog(io, directory)
+        self.catalog = cat.Catalog(io, directory, compact_bytes=options.catalog_compact_bytes)
         fresh = cat.CatalogState(spec.pair_id, spec.generation, spec.disk_size)
         if not self.catalog.exists():
             self.catalog.create(fresh)

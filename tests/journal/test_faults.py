@@ -8,8 +8,17 @@ import shutil
 
 import pytest
 
-from agent.journal import FaultPlan, HealthState, JournalFailed, PairJournal, PairState, PointId, RecordingIO
-from tests.journal.support import Clock, Source, open_journal, read
+from agent.journal import (
+    BookmarkKind,
+    FaultPlan,
+    HealthState,
+    JournalFailed,
+    PairJournal,
+    PairState,
+    PointId,
+    RecordingIO,
+)
+from tests.journal.support import Clock, Source, make_target, open_journal, read
 
 SIZE = 16 * 4096
 
@@ -116,3 +125,38 @@ def test_a_short_write_that_the_device_then_completes_is_not_an_error(tmp_path) 
     assert journal.needs_verify is None
     journal.close()
     assert os.path.exists(root)
+
+
+def test_eio_during_the_initial_sync_stops_acknowledging_and_resending_converges(tmp_path) -> None:
+    hits = 0
+    for n in range(1, 12):
+        root = str(tmp_path / f"sync-{n}")
+        os.makedirs(root)
+        source = Source(SIZE)
+        batches = [
+            source.batch([source.write(0, 8)]),
+            source.batch([source.write(8, 8)]),
+            source.batch([source.write(4, 2), source.bookmark("synced", BookmarkKind.RESYNC_COMPLETE)]),
+        ]
+        make_target(os.path.join(root, "disk"), SIZE)
+        io = RecordingIO(root)
+        journal = open_journal(root, SIZE, io=io, clock=Clock())
+        io.faults = FaultPlan(fail_fsync_at=io.fsyncs + n)
+        acked = 0
+        try:
+            for batch in batches:
+                acked = journal.append(batch)
+        except JournalFailed:
+            hits += 1
+            with pytest.raises(JournalFailed):
+                journal.append(batches[-1])
+        finally:
+            journal.close()
+        reopened = open_journal(root, SIZE, clock=Clock())
+        assert reopened.durable_seq >= acked
+        for batch in batches[reopened.durable_seq :]:
+            reopened.append(batch)
+        reopened.bring_to(PointId("synced"))
+        assert read(reopened.target.path) == source.at_point["synced"]
+        reopened.close()
+    assert hits >= 6, f"only {hits} runs hit the injected fault"
