@@ -1,7 +1,9 @@
-"""One apply round: capture before-images from the logical state, write them as one undo record, then the target.
+"""Apply rounds: capture before-images from the logical state into one durable undo record, then write the target.
 
-The engine (_engine) calls :func:`apply_round` under its apply lock and fsyncs the target and the catalog after it.
-This module must never write the target before the round's undo record is durable.
+The engine runs two rounds at once: while round N is written to the target (:func:`write_round`, on the writer
+thread), round N+1's before-images are captured (:func:`capture_round`), taking the blocks round N writes from round
+N's data rather than from the target. A round's target writes never start before its own undo record is durable,
+and rounds are recorded as applied in order.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.journal._catalog import PointRecord
+from agent.journal._catalog import APPLIED, PointRecord
 from agent.journal._types import BLOCK_SIZE, PointKind
 from agent.journal._undo import Extent, UndoGroup
 from agent.journal._wal import PendingBatch, PointEntry, ResyncStart, WriteEntry
@@ -18,7 +20,7 @@ from agent.journal._wal import PendingBatch, PointEntry, ResyncStart, WriteEntry
 if TYPE_CHECKING:
     from agent.journal._engine import PairJournal
 
-__all__ = ["ApplyState", "apply_round"]
+__all__ = ["ApplyState", "Captured", "capture_round", "write_round"]
 
 
 @dataclass(slots=True)
@@ -36,12 +38,14 @@ class ApplyState:
 
 class _Round:
     """Before-images of one round. Target reads are collected first and issued together from the engine's reader
-    threads (several requests in flight instead of one at a time), then patched with the round's own earlier writes."""
+    threads (several requests in flight instead of one at a time), then patched with the writes the target may not
+    hold yet: the round's own earlier writes and the previous round's."""
 
-    def __init__(self, engine: PairJournal, capture_possible: bool) -> None:
+    def __init__(self, engine: PairJournal, capture_possible: bool, base: dict[int, WriteEntry]) -> None:
         self.engine = engine
         self.track = capture_possible
         self.overlay: dict[int, WriteEntry] = {}  # block -> the round's latest write covering it
+        self.base = base  # the previous round's writes, which may still be on their way to the target
         self.items: list[Extent | str] = []
         self.chunks: list[bytes | bytearray] = []
         self._reads: list[tuple[int, int, int, list[tuple[int, memoryview]]]] = []
@@ -67,18 +71,17 @@ class _Round:
         captured.update(blocks)
 
     def _block(self, block: int) -> memoryview:
-        entry = self.overlay[block]
+        entry = self.overlay.get(block) or self.base[block]
         at = (block - entry.offset // BLOCK_SIZE) * BLOCK_SIZE
         return entry.data[at : at + BLOCK_SIZE]
 
     def _image(self, seq: int, index: int, start: int, count: int) -> None:
         blocks = range(start, start + count)
         self.items.append(Extent(seq, index, start * BLOCK_SIZE, count))
-        patches = (
-            []
-            if self.overlay.keys().isdisjoint(blocks)
-            else [(block, self._block(block)) for block in blocks if block in self.overlay]
-        )
+        if self.overlay.keys().isdisjoint(blocks) and self.base.keys().isdisjoint(blocks):
+            patches = []
+        else:
+            patches = [(b, self._block(b)) for b in blocks if b in self.overlay or b in self.base]
         if len(patches) == count:
             self.chunks.append(b"".join(view for _, view in patches))
         else:
@@ -110,13 +113,27 @@ def _reused_position(group: UndoGroup, point_id: str) -> tuple[int, int, int]:
     return (group.segment, group.offset, group.items.index(point_id))
 
 
-def apply_round(engine: PairJournal, round_: list[PendingBatch]) -> list[PointRecord]:
-    """Capture, write undo (fdatasync), write the target (not fsynced here). Returns the points published."""
+@dataclass(slots=True)
+class Captured:
+    """A round whose undo record is durable and whose target writes are still to do."""
+
+    batches: list[PendingBatch]
+    points: list[PointRecord]
+    undo_end: tuple[int, int]
+    in_resync: bool
+    ever_consistent: bool
+    overlay: dict[int, WriteEntry] | None  # the round's writes by block (None: not tracked, no capture possible)
+
+
+def capture_round(engine: PairJournal, round_: list[PendingBatch], previous: Captured | None) -> Captured:
+    """Capture the round's before-images and write them as one undo record (fdatasync). ``previous`` is the round
+    whose target writes may still be running: its blocks are taken from its data, never read from the target."""
     state = engine.apply_state
     capture_possible = state.ever_consistent or any(
         isinstance(e, PointEntry) and e.kind == PointKind.RESYNC_COMPLETE.value for b in round_ for e in b.entries
     )
-    work = _Round(engine, capture_possible)
+    base = previous.overlay if previous is not None and previous.overlay is not None else {}
+    work = _Round(engine, capture_possible, base)
     published: list[tuple[PointRecord, int | None]] = []  # (point, index of its marker in the new record)
     first_new: int | None = None
     for batch in round_:
@@ -152,8 +169,30 @@ def apply_round(engine: PairJournal, round_: list[PendingBatch]) -> list[PointRe
     for point, marker in published:
         if marker is not None:
             point.undo = (segment, offset, marker if work.items else 0)
-    for batch in round_:
+    return Captured(
+        round_,
+        [point for point, _ in published],
+        engine.undo.end(),
+        state.in_resync,
+        state.ever_consistent,
+        work.overlay if work.track else None,
+    )
+
+
+def write_round(engine: PairJournal, done: Captured) -> None:
+    """Write a captured round to the target, fsync it, then record it as applied (catalog, fdatasync)."""
+    for batch in done.batches:
         for entry in batch.entries:
             if isinstance(entry, WriteEntry):
                 engine.target.pwrite(entry.offset, entry.data)
-    return [point for point, _ in published]
+    engine.target.fsync()
+    record = {
+        "applied_seq": done.batches[-1].seq,
+        "undo_end": list(done.undo_end),
+        "in_resync": done.in_resync,
+        "ever_consistent": done.ever_consistent,
+        "points": [p.to_json() for p in done.points],
+    }
+    engine.state.replay(APPLIED, record)
+    engine.catalog.record(APPLIED, record, engine.state)
+    engine.release(done.batches)

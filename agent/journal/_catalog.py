@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,8 @@ class Catalog:
         self.path = os.path.join(directory, "catalog")
         self.compact_bytes = compact_bytes
         self._log: RecordLog | None = None
+        # The applier's writer thread and a failing append may record at the same time.
+        self._lock = threading.Lock()
 
     def exists(self) -> bool:
         return self.io.exists(self.path)
@@ -161,14 +164,15 @@ class Catalog:
 
     def record(self, kind: int, raw: dict[str, Any], state: CatalogState) -> None:
         """Append one record durably; ``state`` must already include it (used if the log is compacted)."""
-        assert self._log is not None
-        self._log.append(kind, 0, 0, json.dumps(raw, sort_keys=True).encode())
-        self._log.sync()
-        if self._log.end > self.compact_bytes:
-            self._log.close()
-            self._log = None
-            self._write_snapshot(state)
-            self._log = RecordLog(self.io, self.path, MAGIC, create=False)
+        with self._lock:
+            assert self._log is not None
+            self._log.append(kind, 0, 0, json.dumps(raw, sort_keys=True).encode())
+            self._log.sync()
+            if self._log.end > self.compact_bytes:
+                self._log.close()
+                self._log = None
+                self._write_snapshot(state)
+                self._log = RecordLog(self.io, self.path, MAGIC, create=False)
 
     def _write_snapshot(self, state: CatalogState) -> None:
         tmp = self.path + ".new"

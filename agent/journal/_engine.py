@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from agent.journal import _append, _housekeeping
 from agent.journal import _catalog as cat
-from agent.journal._apply import ApplyState, apply_round
+from agent.journal._apply import ApplyState, Captured, capture_round, write_round
 from agent.journal._io import IO, OsIO
 from agent.journal._pit import PointInTime
 from agent.journal._target import TargetDisk
@@ -145,6 +145,7 @@ class PairJournal:
         self._shortened: str | None = None
         self._thread: threading.Thread | None = None
         self._readers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._writer_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         for path in (directory, os.path.join(directory, "wal"), os.path.join(directory, "undo")):
@@ -390,46 +391,74 @@ class PairJournal:
                     f"pair {self.spec.pair_id}: {self._failed}",
                     remedy="reopen the journal and verify or resync the pair",
                 )
-            while True:
-                with self._pending_lock:
-                    round_: list[PendingBatch] = []
-                    size = 0
-                    for batch in self._pending:
-                        if round_ and size + batch.nbytes > self.options.apply_round_bytes:
-                            break
-                        round_.append(batch)
-                        size += batch.nbytes
-                if not round_:
-                    return self.state.applied_seq
-                self._apply(round_)
+            writing: concurrent.futures.Future[None] | None = None
+            previous: Captured | None = None
+            try:
+                while True:
+                    round_ = self._next_round(previous)
+                    if not round_:
+                        break
+                    if writing is not None and previous is not None and previous.overlay is None:
+                        # The previous round kept no copy of its writes to read from: let it reach the target.
+                        self._finish(writing, previous)
+                        writing = None
+                    try:
+                        captured = capture_round(self, round_, previous if writing is not None else None)
+                    except OSError as exc:
+                        if writing is not None:
+                            with contextlib.suppress(JournalFailed):
+                                self._finish(writing, previous)
+                            writing = None
+                        reason = f"capturing before-images from batch {round_[0].seq} on failed: {exc}"
+                        raise self._fail(reason) from exc
+                    if writing is not None:
+                        self._finish(writing, previous)
+                    writing = self._writer().submit(write_round, self, captured)
+                    previous = captured
+            finally:
+                if writing is not None:
+                    self._finish(writing, previous)
+            return self.state.applied_seq
 
-    def _apply(self, round_: list[PendingBatch]) -> None:
-        try:
-            published = apply_round(self, round_)
-            self.target.fsync()
-            record = {
-                "applied_seq": round_[-1].seq,
-                "undo_end": list(self.undo.end()),
-                "in_resync": self.apply_state.in_resync,
-                "ever_consistent": self.apply_state.ever_consistent,
-                "points": [p.to_json() for p in published],
-            }
-            self.state.replay(cat.APPLIED, record)
-            self.catalog.record(cat.APPLIED, record, self.state)
-        except OSError as exc:
-            raise self._fail(f"applying batches {round_[0].seq}-{round_[-1].seq} failed: {exc}") from exc
+    def _next_round(self, previous: Captured | None) -> list[PendingBatch]:
+        after = previous.batches[-1].seq if previous is not None else 0
         with self._pending_lock:
-            for batch in round_:
+            round_: list[PendingBatch] = []
+            size = 0
+            for batch in self._pending:
+                if batch.seq <= after:
+                    continue
+                if round_ and size + batch.nbytes > self.options.apply_round_bytes:
+                    break
+                round_.append(batch)
+                size += batch.nbytes
+            return round_
+
+    def _writer(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._writer_pool is None:
+            self._writer_pool = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix=f"write-{self.spec.pair_id}"
+            )
+        return self._writer_pool
+
+    def _finish(self, writing: concurrent.futures.Future[None], done: Captured | None) -> None:
+        try:
+            writing.result()
+        except OSError as exc:
+            first = done.batches[0].seq if done is not None else "?"
+            raise self._fail(f"writing batches from {first} on to the target failed: {exc}") from exc
+
+    def release(self, batches: list[PendingBatch]) -> None:
+        """Forget applied batches: their buffers go back to the pool, their redo segments may go."""
+        with self._pending_lock:
+            for batch in batches:
                 self._pending.popleft()
                 self._pending_bytes -= batch.nbytes
                 self._recovered.pop(batch.seq, None)
                 if batch.buffer is not None:
                     batch.entries.clear()
                     self.wal.pool.give(batch.buffer)
-        try:
-            self.wal.drop_applied(self.state.applied_seq)
-        except OSError as exc:
-            raise self._fail(f"dropping applied redo segments failed: {exc}") from exc
+        self.wal.drop_applied(self.state.applied_seq)
 
     # -- points, pruning, health --------------------------------------------------------------------------------------
 
@@ -496,8 +525,9 @@ class PairJournal:
 
     def close(self) -> None:
         self._stop_applier()
-        if self._readers is not None:
-            self._readers.shutdown()
+        for pool in (self._readers, self._writer_pool):
+            if pool is not None:
+                pool.shutdown()
         self.wal.close()
         self.undo.close()
         self.catalog.close()

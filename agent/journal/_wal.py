@@ -25,6 +25,7 @@ import json
 import mmap
 import os
 import struct
+import threading
 from dataclasses import dataclass
 
 import blake3
@@ -156,7 +157,8 @@ class _BufferPool:
 
 
 class Wal:
-    """Segmented redo log. Not thread safe: the engine serialises appends."""
+    """Segmented redo log. Appends come from one thread at a time (the engine's append lock); dropping applied
+    segments comes from the applier, so both hold ``_lock``."""
 
     def __init__(self, io: IO, directory: str, segment_bytes: int) -> None:
         self.io = io
@@ -167,6 +169,7 @@ class Wal:
         self._handle: Handle | None = None
         self._end = 0
         self._sizes: dict[int, int] = {}  # segment -> bytes, for space accounting
+        self._lock = threading.Lock()
 
     # -- recovery -------------------------------------------------------------------------------------------------
 
@@ -266,15 +269,16 @@ class Wal:
 
     def write(self, seq: int, buffer: mmap.mmap, length: int) -> None:
         """Write a built record at the end of the active segment and fdatasync it (then it may be acknowledged)."""
-        if self._handle is None or self._end >= self.segment_bytes:
-            self._rotate(seq)
-        assert self._handle is not None
-        with memoryview(buffer) as view:
-            write_all(self.io, self._handle, view[:length], self._end)
-        self.io.fdatasync(self._handle)
-        self._end += length
-        self._sizes[self._segments[-1]] = self._end
-        self.last_seq = seq
+        with self._lock:
+            if self._handle is None or self._end >= self.segment_bytes:
+                self._rotate(seq)
+            assert self._handle is not None
+            with memoryview(buffer) as view:
+                write_all(self.io, self._handle, view[:length], self._end)
+            self.io.fdatasync(self._handle)
+            self._end += length
+            self._sizes[self._segments[-1]] = self._end
+            self.last_seq = seq
 
     def _rotate(self, seq: int) -> None:
         if self._handle is not None:
@@ -293,6 +297,10 @@ class Wal:
         A lost unlink is harmless: recovery skips applied records. The active segment goes too once full, or at once
         with ``force`` (the volume is short of space); the next append starts a new one.
         """
+        with self._lock:
+            return self._drop_applied(applied_seq, force)
+
+    def _drop_applied(self, applied_seq: int, force: bool) -> int:
         freed = 0
         while len(self._segments) > 1 and self._segments[1] <= applied_seq + 1:
             first = self._segments.pop(0)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.journal import BookmarkKind, Latest, PointId
+from agent.journal import BookmarkKind, JournalOptions, Latest, OsIO, PointId
 from tests.journal.support import Clock, Source, open_journal, read
 
 SIZE = 64 * 4096
@@ -84,5 +85,33 @@ def test_crash_points_come_at_most_every_interval_and_hold_the_batch_boundary(tm
     journal.bring_to(PointId("on-time"))
     assert read(journal.target.path) == after_on_time
     journal.bring_to(PointId("crash-g1-s4"))
+    assert read(journal.target.path) == bytes(source.content)
+    journal.close()
+
+
+class SlowTargetIO(OsIO):
+    """Target writes that take a while, so the next round's capture always overlaps the previous round's writes."""
+
+    def pwrite(self, handle, data, offset):
+        if handle.path.endswith("disk"):
+            time.sleep(0.002)
+        return super().pwrite(handle, data, offset)
+
+
+def test_points_stay_exact_while_the_next_round_is_captured_during_target_writes(tmp_path) -> None:
+    size = 4 << 20
+    options = JournalOptions(apply_round_bytes=256 << 10, background_apply=False)
+    source = Source(size)
+    journal = open_journal(str(tmp_path), size, io=SlowTargetIO(), options=options)
+    journal.append(source.initial_sync())
+    for name in ("one", "two", "three"):
+        # Each batch rewrites the same hot region, spread over several rounds.
+        journal.append(source.batch([source.write(16 * i, 16) for i in range(8)] + [source.bookmark(name)]))
+    journal.append(source.batch([source.write(16 * i + 4, 8) for i in range(8)]))
+    journal.apply_pending()
+    for name in ("synced", "one", "two", "three"):
+        journal.bring_to(PointId(name))
+        assert read(journal.target.path) == source.at_point[name], name
+    journal.cancel()
     assert read(journal.target.path) == bytes(source.content)
     journal.close()

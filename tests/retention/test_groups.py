@@ -4,6 +4,8 @@ or none."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.journal import (
     FaultPlan,
@@ -101,3 +103,35 @@ def test_if_one_member_cannot_move_the_others_are_returned(tmp_path) -> None:
     assert read(a.target.path) == bytes(src_a.content)
     a.close()
     b.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["disk-a", "disk-b"]), st.booleans()), min_size=1, max_size=16))
+def test_the_group_lists_exactly_the_points_every_member_holds_and_each_is_exact(tmp_path_factory, steps) -> None:
+    root = tmp_path_factory.mktemp("group")
+    clock = Clock()
+    members = {name: member(root, name, clock) for name in ("disk-a", "disk-b")}
+    registry = GroupRegistry()
+    marks = dict.fromkeys(members, 0)
+    try:
+        for name, mark in steps:
+            source, journal = members[name]
+            entries = [source.random_write()]
+            if mark:
+                marks[name] += 1
+                entries.append(source.bookmark(f"g{marks[name]}", group="vm1"))
+            journal.append(source.batch(entries))
+            registry.add("vm1", journal)
+            if len(registry.members("vm1")) < 2:
+                continue
+            held = [{p.id for p in j.points() if p.group == "vm1"} for _, j in members.values()]
+            assert {p.id for p in registry.points("vm1")} == held[0] & held[1]
+        if len(registry.members("vm1")) == 2 and registry.points("vm1"):
+            newest = registry.points("vm1")[-1].id
+            registry.bring_to("vm1", LatestGroup("vm1"))
+            for source, journal in members.values():
+                assert read(journal.target.path) == source.at_point[newest]
+            registry.cancel("vm1")
+    finally:
+        for _, journal in members.values():
+            journal.close()
