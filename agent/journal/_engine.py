@@ -52,6 +52,7 @@ from agent.journal.errors import (
     PairNotReplicating,
     SequenceGap,
     StaleGeneration,
+    TargetUnusable,
 )
 from agent.retention._policy import RetentionPolicy
 
@@ -166,7 +167,10 @@ class PairJournal:
         )
         self.target = target if isinstance(target, TargetDisk) else TargetDisk.open(target, size=spec.disk_size, io=io)
         if self.target.size < spec.disk_size:
-            raise InvalidBatch(f"target disk {self.target.path} is smaller than the pair's disk size {spec.disk_size}")
+            raise TargetUnusable(
+                f"target disk {self.target.path} holds {self.target.size} bytes, the pair needs {spec.disk_size}",
+                remedy="attach a target disk at least as large as the source disk",
+            )
         recovered = self.undo.recover(self.state.undo_end)
         self.undo.delete_before(self.state.undo_floor)
         self._recovered: dict[int, UndoGroup] = {}
@@ -211,6 +215,9 @@ class PairJournal:
             folder = os.path.join(self.directory, sub)
             for name in self.io.listdir(folder):
                 self.io.unlink(os.path.join(folder, name))
+            # Redo records carry no generation: an old segment resurrected under the new catalog would be replayed
+            # as the new generation's batches. The unlinks must be durable before the new catalog is.
+            self.io.fsync_dir(folder)
         rollback = os.path.join(self.directory, "rollback")
         if self.io.exists(rollback):
             self.io.unlink(rollback)
