@@ -234,3 +234,29 @@ def test_bring_to_point_cancel_and_commit_recover_in_every_crash_state(tmp_path,
         return "old-0"
 
     enumerate_and_check(tmp_path, work)
+
+
+def test_starting_a_new_generation_never_replays_the_old_generations_batches(tmp_path) -> None:
+    run = str(tmp_path / "run")
+    os.makedirs(run)
+    scenario = Scenario(run)
+    scenario.source.points_by_seq = {}
+    scenario.prepare()
+    journal = scenario.open()
+    scenario.append(journal, [scenario.source.random_write(3)])  # left unapplied in the redo journal
+    journal.close()
+    io = RecordingIO(run)
+    open_journal(run, SIZE, io=io, options=OPTIONS, generation=2).close()
+    count = 0
+    for state in crash_states(io):
+        dest = str(tmp_path / "state")
+        state.materialize(run, dest)
+        try:
+            renewed = open_journal(dest, SIZE, options=OPTIONS, generation=2)
+            assert renewed.durable_seq == 0, f"after {state.prefix} ops ({state.variant}): old batches replayed"
+            assert renewed.points() == []
+            renewed.close()
+        finally:
+            shutil.rmtree(dest)
+        count += 1
+    assert count > 5
