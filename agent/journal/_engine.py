@@ -3,18 +3,28 @@
 Owns the ordering rules that make the invariants hold; never talks to the network and never acknowledges anything
 itself (the receive path acknowledges after :meth:`PairJournal.append` returns).
 
-Ordering, per apply round of one or more durable batches:
+Why this design: the target is kept at "latest" and history is kept as before-images (undo), so failover to latest
+reads no history at all (one catalog record), and going back to a point reads only the undo written after it. Redo
+(the WAL) exists so that an append can be acknowledged after one sequential write and one flush, while the slower
+read-before-write of the undo capture runs behind it.
 
-1. Before-images of the first overwrite of each block after each point are read from the *logical* state (the
-   target overlaid with the earlier batches of the same round), written as one undo record and fdatasynced.
-2. Only then are the batches written to the target, and the target fsynced.
+Ordering, per apply round of one or more durable batches (_apply):
+
+1. Before-images of the first overwrite of each block after each point are taken from the *logical* state (the
+   target, overlaid with the earlier batches of the same round and with the previous round, whose target writes
+   may still be in flight), written as one undo record and fdatasynced.
+2. Only then are the round's batches written to the target, and the target fdatasynced.
 3. Then an APPLIED catalog record (applied seq, undo end, the points this round published) is fdatasynced, and the
    redo segments holding only applied batches are unlinked.
 
-A crash between 1 and 3 leaves a valid undo record past the catalog's undo end. Recovery keeps it and re-applies
-those batches without capturing again: the target may already hold their new data, and a before-image recomputed
-from an overwritten block would be a lie. A torn undo record means step 2 never started for its round (the target
-is only written after the fdatasync returned), so the round is captured again from an untouched target.
+Round N+1 runs step 1 while round N runs steps 2-3 on the writer thread. A crash between 1 and 3 leaves valid undo
+records past the catalog's undo end. Recovery keeps them and re-applies those batches without capturing again: the
+target may already hold their new data, and a before-image recomputed from an overwritten block would be a lie. A
+torn undo record means step 2 never started for its round (the target is only written after the fdatasync returned),
+so the round is captured again from an untouched target.
+
+While the disk has never been consistent (initial sync), batches skip the redo copy and go straight to the target
+(_append.append_direct): there is no point to protect yet, so nothing is captured either.
 """
 
 from __future__ import annotations
