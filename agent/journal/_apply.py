@@ -98,7 +98,7 @@ class _Round:
 
     def read_all(self) -> None:
         if len(self._reads) > 1:
-            list(self.engine.readers().map(self._read, self._reads))
+            list(self.engine._reader_pool().map(self._read, self._reads))
         else:
             for request in self._reads:
                 self._read(request)
@@ -187,7 +187,7 @@ def write_round(engine: PairJournal, done: Captured) -> None:
         blocks.update(range(entry.offset // BLOCK_SIZE, entry.offset // BLOCK_SIZE + entry.blocks))
     if len(writes) > 1 and len(blocks) == sum(entry.blocks for entry in writes):
         # No block written twice in the round, so order does not matter: keep several writes in flight.
-        list(engine.readers().map(lambda entry: engine.target.pwrite(entry.offset, entry.data), writes))
+        list(engine._reader_pool().map(lambda entry: engine.target.pwrite(entry.offset, entry.data), writes))
     else:
         for entry in writes:
             engine.target.pwrite(entry.offset, entry.data)
@@ -201,4 +201,4 @@ def write_round(engine: PairJournal, done: Captured) -> None:
     }
     engine.state.replay(APPLIED, record)
     engine.catalog.record(APPLIED, record, engine.state)
-    engine.release(done.batches)
+    engine._release(done.batches)

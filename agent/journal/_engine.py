@@ -254,7 +254,7 @@ class PairJournal:
                 else:
                     self._writes_since_point = True
 
-    def readers(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _reader_pool(self) -> concurrent.futures.ThreadPoolExecutor:
         """Threads that read before-images concurrently (the GIL is released in pread)."""
         if self._readers is None:
             self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix=f"undo-{self.spec.pair_id}")
@@ -465,7 +465,7 @@ class PairJournal:
             first = done.batches[0].seq if done is not None else "?"
             raise self._fail(f"writing batches from {first} on to the target failed: {exc}") from exc
 
-    def release(self, batches: list[PendingBatch]) -> None:
+    def _release(self, batches: list[PendingBatch]) -> None:
         """Forget applied batches: their buffers go back to the pool, their redo segments may go."""
         with self._pending_lock:
             for batch in batches:

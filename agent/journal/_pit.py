@@ -44,6 +44,7 @@ __all__ = ["PointInTime"]
 
 MAGIC = b"FBRB"
 _CHUNK = 8 << 20
+_ALIGN = 4096  # rollback records are padded and written with O_DIRECT, like undo records
 
 # Per undo group: (segment, offset, [(disk offset, offset in the group's data, blocks)])
 Plan = list[tuple[int, int, list[tuple[int, int, int]]]]
@@ -228,7 +229,7 @@ class PointInTime:
     def _save(self, plan: Plan) -> None:
         e = self.engine
         extents = sorted((offset, blocks) for _, _, runs in plan for offset, _, blocks in runs)
-        log = RecordLog(e.io, self.rollback_path, MAGIC, create=True)
+        log = RecordLog(e.io, self.rollback_path, MAGIC, create=True, align=_ALIGN)
         try:
             e.io.ftruncate(log.handle, 0)
             log.end = 0
@@ -250,7 +251,7 @@ class PointInTime:
 
     def _write_back(self) -> None:
         e = self.engine
-        log = RecordLog(e.io, self.rollback_path, MAGIC, create=False)
+        log = RecordLog(e.io, self.rollback_path, MAGIC, create=False, align=_ALIGN)
         try:
             for record in log.scan():
                 e.target.pwrite(record.aux, record.payload)
