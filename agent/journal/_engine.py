@@ -505,7 +505,8 @@ class PairJournal:
             return result
 
     def prune(self, *, now: float | None = None, need_bytes: int = 0) -> list[str]:
-        """Drop points outside the policy, then (if ``need_bytes`` > 0) the oldest ones until that much is freed.
+        """Drop points outside the policy; with ``need_bytes`` > 0 and ``policy.shorten_when_full``, then the oldest
+        ones until that much is freed.
 
         The newest published point is never dropped, nor anything while the disk is held at a point. Returns the ids
         removed. Space comes back when whole undo segments fall behind the oldest kept point.

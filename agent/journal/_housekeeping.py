@@ -69,7 +69,8 @@ def prune(engine: PairJournal, now: float | None, need_bytes: int) -> tuple[list
         removed = [p.id for p in published if p.id not in keep]
         kept = [p for p in published if p.id in keep]
         freed = 0
-        while need_bytes and len(kept) > 1 and freed < need_bytes:
+        # Beyond the policy only if the operator chose a hard limit over back-pressure (Zerto's journal hard limit).
+        while need_bytes and engine.policy.shorten_when_full and len(kept) > 1 and freed < need_bytes:
             removed.append(kept.pop(0).id)
             freed = sum(size for n, size in engine.undo.sizes.items() if n < kept[0].undo[0])
             engine._shortened = (

@@ -50,13 +50,18 @@ DEFAULT_THINNING: tuple[ThinningRule, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """``window`` seconds of history; thinning rules; RPO warning past ``rpo_threshold`` seconds; volume threshold."""
+    """``window`` seconds of history; thinning rules; RPO warning past ``rpo_threshold`` seconds; the volume
+    threshold in percent of its capacity; crash-consistent points every ``crash_interval`` seconds."""
 
     window: float = 24 * HOUR
     thinning: tuple[ThinningRule, ...] = field(default=DEFAULT_THINNING)
     rpo_threshold: float = 15 * 60.0
     threshold_pct: float = 80.0
     crash_interval: float = 30.0
+    # Over the volume threshold, pruning by this policy comes first; if that frees too little, appends are pushed
+    # back (RetentionFull) until space returns. True drops the oldest points instead (never the newest), with a
+    # health warning: replication keeps going at the cost of history.
+    shorten_when_full: bool = False
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.rpo_threshold <= 0 or self.crash_interval <= 0:
