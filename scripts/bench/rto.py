@@ -2,7 +2,8 @@
 
 - ``latest_64m_s`` / ``latest_1g_s``: bring a 1 GiB disk to latest with 64 MiB and with 1 GiB of overwrites of
   history behind it (``history_*_bytes`` is the undo kept for them, compressed). It must not grow with history:
-  ``latest_ratio`` = 1g / 64m, target <= 1.2; median of 101 runs each (sub-millisecond: one catalog fdatasync).
+  ``latest_ratio`` = 1g / 64m, target <= 1.2. Each is the fastest of 101 runs: the cost is one catalog fdatasync,
+  a fraction of a millisecond, so a median moves with whatever else the machine does (``*_median_s`` show it).
   ``open_*_s``: reopening (recovery) then.
 - ``point_256m_s``: bring it to a point with 256 MiB of churn since (cost proportional to that churn).
 - ``sync_1m_mbps`` / ``sync_4m_mbps``: MB/s of source data through append + apply (fsync on every batch) during the
@@ -125,14 +126,15 @@ def overwrite(journal: PairJournal, stream: Stream, start: int, nbytes: int, siz
         journal.append(stream.batch((start + at) % size, marks))
 
 
-def time_latest(journal: PairJournal, runs: int = 101) -> float:
+def time_latest(journal: PairJournal, runs: int = 101) -> tuple[float, float]:
+    """(fastest, median) of ``runs`` failovers to latest and back."""
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
         journal.bring_to(Latest())
         samples.append(time.perf_counter() - start)
         journal.cancel()
-    return statistics.median(samples)
+    return min(samples), statistics.median(samples)
 
 
 def time_open(journal: PairJournal, directory: str, target: str, policy: RetentionPolicy) -> float:
@@ -202,9 +204,11 @@ def main() -> None:
             json.dumps(
                 {
                     "disk_mib": args.size_mib,
-                    "latest_64m_s": round(latest_64m, 5),
-                    "latest_1g_s": round(latest_1g, 5),
-                    "latest_ratio": round(latest_1g / latest_64m, 3),
+                    "latest_64m_s": round(latest_64m[0], 5),
+                    "latest_1g_s": round(latest_1g[0], 5),
+                    "latest_ratio": round(latest_1g[0] / latest_64m[0], 3),
+                    "latest_64m_median_s": round(latest_64m[1], 5),
+                    "latest_1g_median_s": round(latest_1g[1], 5),
                     "open_64m_s": round(open_64m, 4),
                     "open_1g_s": round(open_1g, 4),
                     "history_64m_bytes": history_64m,
