@@ -115,7 +115,7 @@ def translate(engine: PairJournal, batch: Batch) -> tuple[Table, list[bytes | me
             elif in_resync or (kind is BookmarkKind.CRASH and now - last_clock < engine.policy.crash_interval):
                 continue  # no point inside a resync window; crash points at most every crash_interval
             when = now if entry.source_time is None else float(entry.source_time)
-            table.append((2, PointEntry(entry.id, PointKind(kind.value).value, when, entry.tag, entry.group)))
+            table.append((2, PointEntry(entry.id, PointKind[kind.name].value, when, entry.tag, entry.group)))
             last_clock, since_point = now, False
         else:
             raise InvalidBatch(
