@@ -12,7 +12,9 @@ Sender (process server)::
                         progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
     sender.connect(receiver_watermark, transport); sender.pump(transport)   # acks: sender.acknowledge(watermark)
 
-This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types.
+This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types. The
+block model and the durable-write I/O layer (``agent.journal.IO``, recorded and fault-injected by
+``agent.journal.RecordingIO``) are the storage engine's: one definition each, shared by both sides.
 """
 
 from agent.dataplane._backlog import Backlog
@@ -47,7 +49,6 @@ from agent.dataplane._hashing import (
     plan_resync,
     range_hashes,
 )
-from agent.dataplane._io import FileIO
 from agent.dataplane._limiter import BandwidthLimiter, Ticket
 from agent.dataplane._model import (
     BLOCK_SIZE,
@@ -95,7 +96,6 @@ __all__ = [
     "EncodedBlock",
     "Entry",
     "Extent",
-    "FileIO",
     "InflightWindow",
     "PairProgress",
     "PairSender",

@@ -85,7 +85,8 @@ class ScanSource:
                 yield SourceEntry(entry, entry.offset + entry.length, self._clock())
             position = self.scanned = end
         now = self._clock()
-        yield SourceEntry(Bookmark(self.resync_id, BookmarkKind.RESYNC_COMPLETE, None, None, now), self.done_cursor, now)
+        complete = Bookmark(self.resync_id, BookmarkKind.RESYNC_COMPLETE, None, None, now)
+        yield SourceEntry(complete, self.done_cursor, now)
 
     def _window_changes(self, window: memoryview, base: int) -> Iterator[BlockWrite]:
         size = len(window)
