@@ -239,6 +239,11 @@ class Backlog:
             self._slots = [s for s in self._slots if s.segment not in gone]
         return self.cursor_at(watermark)
 
+    def restart(self, watermark: int) -> list[EncodedBatch]:
+        """A stream restarts at ``watermark`` (already acknowledged): every batch above it, to resend."""
+        del watermark  # acknowledge() recorded it; the batches above it are exactly the unacknowledged ones
+        return list(self.unacknowledged())
+
     def unacknowledged(self) -> Iterator[EncodedBatch]:
         """The batches above the acknowledged watermark, in order, read back from disk."""
         for slot in [s for s in self._slots if s.seq > self._acked]:

@@ -30,6 +30,7 @@ from agent.dataplane._changelog import (
     RECORD_WRITE,
     list_segments,
     pack_header,
+    read_acknowledged,
     scan_records,
     segment_path,
 )
@@ -229,6 +230,15 @@ class Tracker:
         self._used = 0
 
     # -- trimming and checkpoints ------------------------------------------------------------------------------
+
+    def trim_acknowledged(self) -> int:
+        """Trim to the position the sender last reported as acknowledged (see ``read_acknowledged``), bounded by
+        what is durable here; returns the position trimmed to."""
+        with self._cond:
+            durable = self._durable
+        position = min(read_acknowledged(self._dir), durable)
+        self.trim(position)
+        return position
 
     def trim(self, cursor: int) -> None:
         """Delete the segments that lie wholly before ``cursor`` (the sender's acknowledged position). The disk is

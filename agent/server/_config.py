@@ -18,6 +18,16 @@
 
     [discovery]
     sysfs_root = "/sys-of-another-tree"     # optional: read disks from another sysfs tree (containers, tests)
+
+    [replication]
+    allow_path_targets = false              # master target: pairs may name their target disk by path (lab, tests)
+    check_retention_volume = true           # master target: a pair's retention_dir must be on an eligible volume
+    decode_threads = 2                      # master target: block decode/verify threads shared by all streams
+    bandwidth = 0                           # process server: bytes/s for all pairs together, shared fairly; 0: none
+    encode_threads = 2                      # process server: compression threads shared by all pairs
+    window_bytes = 33554432                 # process server: unacknowledged bytes in flight per pair
+    send_log = "index"                      # process server: "index" (read the source again after a reconnect)
+                                            # or "backlog" (keep every batch until acknowledged)
 """
 
 from __future__ import annotations
@@ -28,9 +38,20 @@ from typing import Any
 
 from failback.config import Address, Table, load_toml
 
-__all__ = ["AgentConfig", "load_config", "parse_config"]
+__all__ = ["AgentConfig", "ReplicationConfig", "load_config", "parse_config"]
 
 DEFAULT_STATE_DIR = Path("/var/lib/failback-agent")
+
+
+@dataclass(frozen=True)
+class ReplicationConfig:
+    allow_path_targets: bool = False
+    check_retention_volume: bool = True
+    decode_threads: int = 2
+    bandwidth: int | None = None
+    encode_threads: int = 2
+    window_bytes: int = 32 << 20
+    send_log: str = "index"
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,7 @@ class AgentConfig:
     metrics_listen: Address
     check_interval: float
     sysfs_root: Path | None = None
+    replication: ReplicationConfig = ReplicationConfig()
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -64,6 +86,16 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
             sysfs_root = discovery.optional_string("sysfs_root")
             if sysfs_root is not None and not sysfs_root.startswith("/"):
                 raise discovery.error("sysfs_root", f"expected an absolute path, got {sysfs_root!r}")
+        with root.table("replication") as table:
+            replication = ReplicationConfig(
+                allow_path_targets=table.boolean("allow_path_targets", False),
+                check_retention_volume=table.boolean("check_retention_volume", True),
+                decode_threads=table.integer("decode_threads", 2, minimum=1, maximum=64),
+                bandwidth=table.integer("bandwidth", 0, minimum=0, maximum=10**12) or None,
+                encode_threads=table.integer("encode_threads", 2, minimum=1, maximum=64),
+                window_bytes=table.integer("window_bytes", 32 << 20, minimum=1 << 20, maximum=1 << 30),
+                send_log=table.string("send_log", "index", choices=frozenset({"index", "backlog"})),
+            )
     return AgentConfig(
         state_dir=state_dir,
         listen=listen,
@@ -72,4 +104,5 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         metrics_listen=metrics_listen,
         check_interval=check_interval.total_seconds(),
         sysfs_root=Path(sysfs_root) if sysfs_root else None,
+        replication=replication,
     )
