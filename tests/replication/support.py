@@ -146,8 +146,9 @@ class Lab:
 
         return wait_for(synced, f"pair {pair_id} to finish its resync pass", timeout)
 
-    def wait_acknowledged(self, pair_id: str, position_check: Callable[[pairs_pb2.SourcePairStatus], bool],
-                          timeout: float = 120.0) -> pairs_pb2.SourcePairStatus:
+    def wait_acknowledged(
+        self, pair_id: str, position_check: Callable[[pairs_pb2.SourcePairStatus], bool], timeout: float = 120.0
+    ) -> pairs_pb2.SourcePairStatus:
         def done() -> pairs_pb2.SourcePairStatus | None:
             status = self.source_status(pair_id)
             assert status.state != pairs_pb2.PAIR_STATE_FAILED, status.reason
