@@ -187,6 +187,10 @@ class ChangeLogSource:
         self._dir = os.fspath(log_dir)
         self._durable = durable_position or (lambda: read_durable(self._dir))
 
+    def durable_position(self) -> int:
+        """The writer's durable position: every record before it may be read and sent."""
+        return self._durable()
+
     def changes(self, cursor: int) -> Iterator[SourceEntry]:
         limit = self._durable()
         try:

@@ -90,7 +90,7 @@ class Tracker:
             self._durable = self._applied = self._end
             self._segment_file = self._io.open(segment_path(self._dir, self._segments[-1]), append=True)
             self._used = self._end - self._segments[-1]
-            self._publish()
+            self._publish(self._end)
         except OSError as exc:
             os.close(lock)
             raise TrackerFailed(
@@ -184,6 +184,13 @@ class Tracker:
             retired = []
         if error is None:
             try:
+                # Published before the disk is written: a reader of the disk (a resync pass) may then trust that
+                # every block it read is covered by the published position (see ReprotectSource).
+                self._publish(upto)
+            except OSError as exc:
+                error = ("publishing the durable position", exc)
+        if error is None:
+            try:
                 for offset, data in pending:
                     write_all(self._io, self._disk, data, offset)
             except OSError as exc:
@@ -195,7 +202,6 @@ class Tracker:
         if error is not None:
             raise self._fail(*error)
         self._durable = self._applied = upto
-        self._publish()
 
     def _append(self, header: bytes, payload: bytes | memoryview, disk_offset: int | None) -> int:
         # The disk is written only after the record is durable (in _commit), so the disk never holds a write the
@@ -330,12 +336,9 @@ class Tracker:
 
     # -- failure and shutdown ----------------------------------------------------------------------------------
 
-    def _publish(self) -> None:
+    def _publish(self, position: int) -> None:
         # A hint for readers in other processes; after a crash, recovery publishes it again.
-        try:
-            write_all(self._io, self._durable_file, self._durable.to_bytes(8, "little"), 0)
-        except OSError as exc:
-            raise self._fail("publishing the durable position", exc) from exc
+        write_all(self._io, self._durable_file, position.to_bytes(8, "little"), 0)
 
     def _fail(self, what: str, exc: OSError) -> TrackerFailed:
         with self._cond:

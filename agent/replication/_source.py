@@ -45,6 +45,7 @@ from agent.dataplane.errors import (
     BacklogCorrupt,
     BacklogFailed,
     BacklogMismatch,
+    BadCursor,
     CursorTrimmed,
     LogCorrupt,
     WatermarkAhead,
@@ -68,6 +69,7 @@ FATAL: tuple[type[FailbackError], ...] = (
     WatermarkBehind,
     BacklogCorrupt,
     BacklogMismatch,
+    BadCursor,
     CursorTrimmed,
     LogCorrupt,
     DiskMismatch,
@@ -159,6 +161,8 @@ class SourcePair:
         spec: SourcePairSpec,
         *,
         log_start: int,
+        resync_end: int | None = None,
+        on_resync_end: Callable[[int], None] = lambda _end: None,
         work_dir: str,
         connector: Connector,
         encoder: BatchEncoder,
@@ -168,6 +172,8 @@ class SourcePair:
     ) -> None:
         self.spec = spec
         self.log_start = log_start
+        self.resync_end = resync_end
+        self._on_resync_end = on_resync_end
         self._work_dir = work_dir
         self._connector = connector
         self._encoder = encoder
@@ -185,6 +191,7 @@ class SourcePair:
         self._remote = _RemoteProxy()
         self._source: ChangeSource | None = None
         self._scan: ScanSource | None = None
+        self._reprotect: ReprotectSource | None = None
         self._send_log: SendLog | None = None
         self._sender: PairSender | None = None
         self._acknowledged: AcknowledgedPosition | None = None
@@ -252,6 +259,11 @@ class SourcePair:
                 self._failed = f"{exc}"
                 self.progress.error(exc)
                 log.error("pair %s stopped: %s", self.spec.pair_id, exc)
+                return
+            except Exception as exc:  # a bug: stop the pair visibly instead of losing the thread silently
+                self._failed = f"internal error: {exc!r}"
+                self.progress.error(self._failed)
+                log.exception("pair %s stopped by an internal error", self.spec.pair_id)
                 return
             if self._done:
                 self._stop.wait()  # nothing more to send; the pair stays until deleted or replaced
@@ -339,7 +351,16 @@ class SourcePair:
         )
         if self.spec.kind is SourceKind.SCAN_THEN_CHANGE_LOG:
             assert self.spec.change_log_dir is not None
-            self._source = ReprotectSource(self._scan, ChangeLogSource(self.spec.change_log_dir), self.log_start)
+            log = ChangeLogSource(self.spec.change_log_dir)
+            self._reprotect = ReprotectSource(
+                self._scan,
+                log,
+                self.log_start,
+                durable_position=log.durable_position,
+                resync_end=self.resync_end,
+                on_resync_end=self._resync_ended,
+            )
+            self._source = self._reprotect
             self._acknowledged = AcknowledgedPosition(self.spec.change_log_dir)
         else:
             self._source = self._scan
@@ -364,6 +385,12 @@ class SourcePair:
         )
         return self._sender
 
+    def _resync_ended(self, end: int) -> None:
+        """The scan read the whole disk: the change log up to ``end`` makes the target consistent (persisted, so a
+        restart in the catch-up knows where the resync window closes)."""
+        self.resync_end = end
+        self._on_resync_end(end)
+
     def _on_ack(self, watermark: int) -> None:
         sender = self._sender
         if sender is not None:
@@ -373,10 +400,14 @@ class SourcePair:
         """The source cursor the master target has acknowledged up to."""
         self._acked_cursor = cursor
         scan = self._scan
-        if cursor >= LOG_PHASE:
-            self.progress.resync(None)
+        position = ReprotectSource.log_position(cursor)
+        if position is not None:
+            if self._reprotect is not None and self._reprotect.consistent(cursor):
+                self.progress.resync(None)
+            else:
+                self.progress.resync(1.0)  # scanned; the change log is catching up to the resync's end
             if self._acknowledged is not None:
-                self._acknowledged.publish(cursor - LOG_PHASE)
+                self._acknowledged.publish(position)
         elif scan is not None:
             self.progress.resync(1.0 if cursor >= scan.done_cursor else cursor / max(scan.size, 1))
 
@@ -408,6 +439,8 @@ class SourcePair:
             reason = progress.last_error or "connecting to the master target"
         elif phase is SourcePhase.SCAN:
             state, reason = SourceState.RESYNCING, "resync pass"
+        elif self._reprotect is not None and not self._reprotect.consistent(self._acked_cursor or 0):
+            state, reason = SourceState.RESYNCING, "the change log is catching up with the resync pass"
         else:
             state, reason = SourceState.REPLICATING, ""
         return SourceStatus(self.spec, state, reason, phase, connected, progress, connects)

@@ -51,6 +51,7 @@ class SourceRegistry:
         self._clock = clock
         self._io = io
         self._lock = threading.RLock()
+        self._store_lock = threading.Lock()
         self._pairs: dict[str, SourcePair] = {}
         self.problems: list[str] = []
 
@@ -60,17 +61,22 @@ class SourceRegistry:
             try:
                 spec = SourcePairSpec.from_dict(record["spec"])
                 log_start = int(record["log_start"])
+                resync_end = record.get("resync_end")
+                if resync_end is not None:
+                    resync_end = int(resync_end)
             except (InvalidPair, KeyError, TypeError, ValueError) as exc:
                 self.problems.append(f"pair record {pair_id} is invalid: {exc}")
                 continue
-            self._start(spec, log_start)
+            self._start(spec, log_start, resync_end)
         for problem in self.problems:
             log.error("%s", problem)
 
-    def _start(self, spec: SourcePairSpec, log_start: int) -> SourcePair:
+    def _start(self, spec: SourcePairSpec, log_start: int, resync_end: int | None = None) -> SourcePair:
         pair = SourcePair(
             spec,
             log_start=log_start,
+            resync_end=resync_end,
+            on_resync_end=lambda end: self._resync_ended(spec.pair_id, end),
             work_dir=os.path.join(self._work_root, spec.pair_id),
             connector=self._connector,
             encoder=self._encoder,
@@ -110,13 +116,24 @@ class SourceRegistry:
             failed = pair.status().state is SourceState.FAILED
             if spec == held and not failed:
                 return pair
-            self._store.save(spec.pair_id, {"spec": spec.to_dict(), "log_start": pair.log_start})
+            self._record(spec, pair.log_start, pair.resync_end)
             if spec.master_target_address != held.master_target_address or failed:
                 pair.stop()
-                return self._start(spec, pair.log_start)
+                return self._start(spec, pair.log_start, pair.resync_end)
             pair.spec = spec
             pair.set_bandwidth(spec.bandwidth)
             return pair
+
+    def _resync_ended(self, pair_id: str, end: int) -> None:
+        # Called from the pair's own threads: never take the registry lock here (put() holds it while it stops
+        # the pair and waits for those threads).
+        pair = self._pairs.get(pair_id)
+        if pair is not None:
+            self._record(pair.spec, pair.log_start, end)
+
+    def _record(self, spec: SourcePairSpec, log_start: int, resync_end: int | None) -> None:
+        with self._store_lock:
+            self._store.save(spec.pair_id, {"spec": spec.to_dict(), "log_start": log_start, "resync_end": resync_end})
 
     def _create(self, spec: SourcePairSpec) -> SourcePair:
         log_start = 0
@@ -130,7 +147,7 @@ class SourceRegistry:
             log_start = read_durable(spec.change_log_dir)
         if not os.path.exists(spec.source_path):
             raise InvalidPair(f"pair {spec.pair_id}: the source disk {spec.source_path} does not exist")
-        self._store.save(spec.pair_id, {"spec": spec.to_dict(), "log_start": log_start})
+        self._record(spec, log_start, None)
         log.info(
             "pair %s generation %d: %s from %s to %s (%s)",
             spec.pair_id,

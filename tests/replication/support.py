@@ -3,7 +3,6 @@ controller makes to pair them; disks and change logs as files."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -179,16 +178,3 @@ def same_content(a: Path, b: Path, size: int) -> bool:
 
 def log_lines(agent: AgentProcess) -> str:
     return agent.service.log()
-
-
-__all__ = [
-    "LAB",
-    "Lab",
-    "block_data",
-    "log_lines",
-    "make_disk",
-    "os",
-    "same_content",
-    "start_lab",
-    "wait_for",
-]
