@@ -296,6 +296,7 @@ class SourcePair:
                 self.spec.pair_id,
                 self.spec.generation,
                 on_ack=self._on_ack,
+                on_broken=self._stream_broken,
                 open_timeout=self._options.open_timeout,
             )
             remote = GrpcRemoteHashes(channel, self.spec.pair_id, self.spec.generation, disk_size=stream.disk_size)
@@ -403,6 +404,15 @@ class SourcePair:
         restart in the catch-up knows where the resync window closes)."""
         self.resync_end = end
         self._on_resync_end(end)
+
+    def _stream_broken(self, error: FailbackError) -> None:
+        """Report the loss at once (a silent partition is noticed by the keepalives, not by the sender's waits)."""
+        with self._lock:
+            self._connected = False
+        self.progress.error(error)
+        sender = self._sender
+        if sender is not None:
+            sender.interrupt()
 
     def _on_ack(self, watermark: int) -> None:
         sender = self._sender

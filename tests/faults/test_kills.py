@@ -13,21 +13,21 @@ from __future__ import annotations
 import os
 import random
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
 
 from agent.api.v1 import pairs_pb2, pairs_pb2_grpc, points_pb2, points_pb2_grpc
-from agent.dataplane import BLOCK_SIZE, BookmarkKind, Tracker, disk_digest
+from agent.dataplane import Tracker, disk_digest
 from failback.identity import Identity, Role
 from failback.serving import secure_channel
+from tests.faults.workload import Workload
 from tests.faults.zygote import Child, Zygote
 from tests.harness import ControllerProcess, register_agent
 from tests.replication.support import LAB, make_disk, wait_for
@@ -95,51 +95,6 @@ def make_agent(controller: ControllerProcess, zygote: Zygote, directory: Path, n
 
 
 @dataclass
-class Workload:
-    """Writes through the tracker from a thread: random 4-64 KiB writes, an APP bookmark every 10 (its id and the
-    source's digest then are recorded), and trims to what the process server reports acknowledged."""
-
-    tracker: Tracker
-    source: Path
-    rng: random.Random = field(default_factory=lambda: random.Random(11))
-    points: dict[str, bytes] = field(default_factory=dict)
-    written: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    error: BaseException | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            count = 0
-            while not self._stop.wait(0.005):
-                blocks = self.rng.randint(1, 16)
-                offset = self.rng.randrange(SIZE // BLOCK_SIZE - blocks) * BLOCK_SIZE
-                self.tracker.write(offset, self.rng.randbytes(blocks * BLOCK_SIZE))
-                self.written += blocks * BLOCK_SIZE
-                count += 1
-                if count % 10 == 0:
-                    self.bookmark(f"app-{count}")
-                if count % 100 == 0:
-                    self.tracker.trim_acknowledged()
-        except BaseException as exc:  # reported by stop()
-            self.error = exc
-
-    def bookmark(self, point_id: str) -> None:
-        self.tracker.bookmark(BookmarkKind.APP, "workload", bookmark_id=point_id)
-        self.points[point_id] = disk_digest(str(self.source), SIZE)
-
-    def stop(self) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join()
-        assert self.error is None, self.error
-
-
-@dataclass
 class Pair:
     controller: ControllerProcess
     mt: Agent
@@ -181,7 +136,7 @@ def pair(controller: ControllerProcess, tmp_path: Path) -> Iterator[Pair]:
     target = make_disk(tmp_path / "target.img", SIZE)
     (tmp_path / "retention").mkdir()
     tracker = Tracker(source, tmp_path / "log", segment_bytes=1 << 20)
-    pair = Pair(controller, mt, ps, source, target, Workload(tracker, source))
+    pair = Pair(controller, mt, ps, source, target, Workload(tracker, source, SIZE))
     try:
         mt.start()
         ps.start()
@@ -217,7 +172,7 @@ def pair(controller: ControllerProcess, tmp_path: Path) -> Iterator[Pair]:
         pair.workload.start()
         yield pair
     finally:
-        pair.workload._stop.set()
+        pair.workload.halt()
         for agent in (ps, mt):
             if agent.child is not None and agent.child.alive():
                 agent.stop()
