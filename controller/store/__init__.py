@@ -3,32 +3,61 @@
 SQLite (WAL, foreign keys on) is the default, one file under the controller's state directory; PostgreSQL (psycopg 3)
 by URL for several controller replicas. Every state transition is a conditional update (``UPDATE ... WHERE state =
 expected``) so two concurrent operations on one row cannot both succeed: the loser fails at the database, before any
-work. Secrets are never stored: tokens are kept as hashes.
+work. Secrets are never stored in the clear: tokens are kept as hashes, credentials sealed by ``controller.secrets``.
 """
 
 from controller.store._database import Database
 from controller.store._enrollment import AgentRow, Enrollment, IssuedToken, RedeemedToken
+from controller.store._job_records import JobRecord, JobState, Lease, StepRecord, StepSpec, StepState
+from controller.store._jobs import JobStore
 from controller.store.errors import (
     AgentExists,
     AgentNotFound,
+    CancelRefused,
+    DatabaseUnavailable,
+    JobNotFound,
+    LeaseLost,
+    NotFound,
+    RestoreRefused,
+    SourceExists,
+    SourceNotFound,
     StoreError,
+    SubjectBusy,
     TokenExpired,
     TokenInvalid,
     TokenLocked,
     TokenUsed,
+    TransitionRefused,
 )
 
 __all__ = [
     "AgentExists",
     "AgentNotFound",
     "AgentRow",
+    "CancelRefused",
     "Database",
+    "DatabaseUnavailable",
     "Enrollment",
     "IssuedToken",
+    "JobNotFound",
+    "JobRecord",
+    "JobState",
+    "JobStore",
+    "Lease",
+    "LeaseLost",
+    "NotFound",
     "RedeemedToken",
+    "RestoreRefused",
+    "SourceExists",
+    "SourceNotFound",
+    "StepRecord",
+    "StepSpec",
+    "StepState",
     "StoreError",
+    "SubjectBusy",
     "TokenExpired",
     "TokenInvalid",
     "TokenLocked",
     "TokenUsed",
+    "TransitionRefused",
 ]
