@@ -6,10 +6,13 @@ expected``) so two concurrent operations on one row cannot both succeed: the los
 work. Secrets are never stored in the clear: tokens are kept as hashes, credentials sealed by ``controller.secrets``.
 """
 
+from controller.store._agent_status import AgentStatusStore, HeartbeatRow
 from controller.store._database import Database
 from controller.store._enrollment import AgentRow, Enrollment, IssuedToken, RedeemedToken
+from controller.store._inventory import InventoryItem, InventoryStore, SnapshotRow, SourcedItem
 from controller.store._job_records import JobRecord, JobState, Lease, StepRecord, StepSpec, StepState
 from controller.store._jobs import JobStore
+from controller.store._sources import Sources, VaultRow, VCenterRow
 from controller.store.errors import (
     AgentExists,
     AgentNotFound,
@@ -34,10 +37,14 @@ __all__ = [
     "AgentExists",
     "AgentNotFound",
     "AgentRow",
+    "AgentStatusStore",
     "CancelRefused",
     "Database",
     "DatabaseUnavailable",
     "Enrollment",
+    "HeartbeatRow",
+    "InventoryItem",
+    "InventoryStore",
     "IssuedToken",
     "JobNotFound",
     "JobRecord",
@@ -48,8 +55,11 @@ __all__ = [
     "NotFound",
     "RedeemedToken",
     "RestoreRefused",
+    "SnapshotRow",
     "SourceExists",
     "SourceNotFound",
+    "SourcedItem",
+    "Sources",
     "StepRecord",
     "StepSpec",
     "StepState",
@@ -60,4 +70,6 @@ __all__ = [
     "TokenLocked",
     "TokenUsed",
     "TransitionRefused",
+    "VCenterRow",
+    "VaultRow",
 ]

@@ -245,18 +245,17 @@ def test_once_a_step_that_cannot_be_cancelled_starts_cancellation_is_refused(dat
 
 
 def test_cancel_and_an_irrevocable_start_racing_cannot_both_win(database: Database):
+    store = JobStore(database)
     for _ in range(5):
-        store = JobStore(database)
         job_id = submit(store, subject=None)
         lease = claim(store, job_id)
-        results = race(
-            2,
-            lambda n: (
-                store.request_cancel(job_id, by="operator/admin", now=NOW)
-                if n == 0
-                else store.start_step(lease, 0, cancellable=False, now=NOW)
-            ),
-        )
+
+        def attempt(n: int, job_id: int = job_id, lease: Lease = lease) -> object:
+            if n == 0:
+                return store.request_cancel(job_id, by="operator/admin", now=NOW)
+            return store.start_step(lease, 0, cancellable=False, now=NOW)
+
+        results = race(2, attempt)
         job = store.get(job_id)
         cancelled, started = not isinstance(results[0], Exception), results[1] is None
         assert cancelled != started, results
