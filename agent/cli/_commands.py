@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from agent.cli import _health, _register, _serve
+from agent.cli import _disks, _health, _register, _serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -13,4 +13,5 @@ REGISTRY: list[Register] = [
     _serve.register,
     _register.register,
     _health.register,
+    _disks.register,
 ]

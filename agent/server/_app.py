@@ -8,8 +8,11 @@ import threading
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from agent.api.v1 import agent_pb2_grpc
+from agent.api.v1 import agent_pb2_grpc, disks_pb2_grpc
+from agent.discovery import DiskDiscovery, open_discovery
+from agent.discovery.errors import DiscoveryError
 from agent.server._config import AgentConfig
+from agent.server._disks import DisksServicer
 from agent.server._info import AgentInfoServicer
 from agent.trust import CertificateKeeper, Registration
 from failback.identity import Role
@@ -19,7 +22,8 @@ __all__ = ["POLICY", "AgentApp"]
 
 log = logging.getLogger(__name__)
 
-POLICY = AccessPolicy({"failback.agent.v1.Agent": frozenset({Role.CONTROLLER})})
+_CONTROLLER = frozenset({Role.CONTROLLER})
+POLICY = AccessPolicy({"failback.agent.v1.Agent": _CONTROLLER, "failback.agent.v1.Disks": _CONTROLLER})
 
 
 class AgentApp:
@@ -33,19 +37,34 @@ class AgentApp:
             "When the agent's certificate expires (Unix time)",
             registry=self.registry,
         )
+        services = [
+            ServiceBinding(
+                "failback.agent.v1.Agent",
+                agent_pb2_grpc.add_AgentServicer_to_server,
+                AgentInfoServicer(lambda: self.keeper.tls),
+            )
+        ]
+        self.discovery: DiskDiscovery | None = None
+        if self.registration.identity.role is Role.MASTER_TARGET:
+            self.discovery = open_discovery(agent_dir=str(config.state_dir), sysfs_root=config.sysfs_root)
+            self._disks = Gauge(
+                "failback_agent_disks", "Disks the master target sees, by state", ["state"], registry=self.registry
+            )
+            self._slots_free = Gauge(
+                "failback_agent_disk_slots_free", "Disks that can still be attached (limit 60)", registry=self.registry
+            )
+            services.append(
+                ServiceBinding(
+                    "failback.agent.v1.Disks", disks_pb2_grpc.add_DisksServicer_to_server, DisksServicer(self.discovery)
+                )
+            )
         self.server = GrpcServer(
             listen=config.listen,
             tls=self.keeper.tls,
             policy=POLICY,
             is_revoked=self.keeper.is_revoked,
             max_workers=config.max_workers,
-            services=[
-                ServiceBinding(
-                    "failback.agent.v1.Agent",
-                    agent_pb2_grpc.add_AgentServicer_to_server,
-                    AgentInfoServicer(lambda: self.keeper.tls),
-                )
-            ],
+            services=services,
         )
 
     def problems(self) -> list[str]:
@@ -57,8 +76,21 @@ class AgentApp:
             found.append(f"the state directory {self.config.state_dir} is not writable")
         return found
 
+    def _update_disk_metrics(self) -> None:
+        if self.discovery is None:
+            return
+        try:
+            inventory = self.discovery.list_disks()
+        except DiscoveryError as exc:
+            log.warning("cannot list disks for metrics: %s", exc)
+            return
+        for state, count in inventory.counts().to_dict().items():
+            self._disks.labels(state).set(count)
+        self._slots_free.set(inventory.capacity().free)
+
     def _healthy(self) -> bool:
         self._certificate_expiry.set(self.keeper.tls.not_after.timestamp())
+        self._update_disk_metrics()
         problems = self.problems()
         for problem in problems:
             log.error("not serving: %s", problem)

@@ -15,6 +15,9 @@
 
     [certificates]
     check_interval = "5m"                   # renewal and revocation-list refresh
+
+    [discovery]
+    sysfs_root = "/sys-of-another-tree"     # optional: read disks from another sysfs tree (containers, tests)
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class AgentConfig:
     max_workers: int
     metrics_listen: Address
     check_interval: float
+    sysfs_root: Path | None = None
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -56,6 +60,10 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
             metrics_listen = metrics.address("listen", "127.0.0.1:9464")
         with root.table("certificates") as certificates:
             check_interval = certificates.duration("check_interval", "5m")
+        with root.table("discovery") as discovery:
+            sysfs_root = discovery.optional_string("sysfs_root")
+            if sysfs_root is not None and not sysfs_root.startswith("/"):
+                raise discovery.error("sysfs_root", f"expected an absolute path, got {sysfs_root!r}")
     return AgentConfig(
         state_dir=state_dir,
         listen=listen,
@@ -63,4 +71,5 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         max_workers=max_workers,
         metrics_listen=metrics_listen,
         check_interval=check_interval.total_seconds(),
+        sysfs_root=Path(sysfs_root) if sysfs_root else None,
     )

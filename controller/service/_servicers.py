@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import NoReturn
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,7 +27,7 @@ from controller.store import (
 from failback.errors import FailbackError
 from failback.identity import AGENT_ROLES, Identity, IdentityError, Role
 from failback.pki import CertificateError
-from failback.serving import AccessPolicy, peer_identity
+from failback.serving import AccessPolicy, StatusMap, abort_with, peer_identity
 
 __all__ = ["POLICY", "CertificatesServicer", "EnrollmentServicer", "RegistrationServicer"]
 
@@ -40,7 +41,7 @@ POLICY = AccessPolicy(
     }
 )
 
-_STATUS: list[tuple[type[FailbackError], grpc.StatusCode]] = [
+_STATUS: StatusMap = [
     (TokenInvalid, grpc.StatusCode.UNAUTHENTICATED),
     (TokenExpired, grpc.StatusCode.PERMISSION_DENIED),
     (TokenUsed, grpc.StatusCode.PERMISSION_DENIED),
@@ -67,11 +68,8 @@ def _timestamp(value: dt.datetime | None) -> Timestamp | None:
     return stamp
 
 
-def _abort(context: grpc.ServicerContext, exc: FailbackError) -> None:
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            context.abort(code, str(exc))
-    context.abort(grpc.StatusCode.INTERNAL, str(exc))
+def _abort(context: grpc.ServicerContext, exc: FailbackError) -> NoReturn:
+    abort_with(context, exc, _STATUS)
 
 
 class RegistrationServicer(registration_pb2_grpc.RegistrationServicer):

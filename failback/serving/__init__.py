@@ -8,6 +8,7 @@ from failback.serving._credentials import TlsIdentity, load_tls_identity
 from failback.serving._lifecycle import run_until_signalled
 from failback.serving._metrics import start_metrics
 from failback.serving._server import GrpcServer, ServiceBinding
+from failback.serving._status import StatusMap, abort_with
 
 __all__ = [
     "CHANNEL_OPTIONS",
@@ -17,7 +18,9 @@ __all__ = [
     "GrpcServer",
     "PeerRejected",
     "ServiceBinding",
+    "StatusMap",
     "TlsIdentity",
+    "abort_with",
     "authorize",
     "load_tls_identity",
     "peer_identity",
