@@ -115,6 +115,12 @@ class InventoryStore:
             session.execute(delete(InventoryObject).where(InventoryObject.snapshot_id.in_(old)))
             session.execute(delete(InventorySnapshot).where(InventorySnapshot.id.in_(old)))
 
+    def for_job(self, job_id: int) -> SnapshotRow | None:
+        """The snapshot a refresh job stored, if it got that far."""
+        with self._db.session() as session:
+            row = session.scalar(select(InventorySnapshot).where(InventorySnapshot.job_id == job_id))
+            return _snapshot(row) if row is not None else None
+
     def latest(self, source_kind: str, source_name: str) -> SnapshotRow | None:
         with self._db.session() as session:
             row = session.scalar(

@@ -116,8 +116,9 @@ class VCenter(Base):
     address: Mapped[str] = mapped_column(String(255))
     username: Mapped[str] = mapped_column(String(255))
     password_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    # The CA that signed vCenter's certificate (PEM); None trusts the system store.
+    # How vCenter's certificate is verified: the CA that signed it (PEM), or its pinned SHA-256 fingerprint.
     ca_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    thumbprint_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 

@@ -21,6 +21,7 @@ class VCenterRow:
     address: str
     username: str
     ca_pem: str | None
+    thumbprint_sha256: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -45,7 +46,15 @@ class Sources:
         self._db = database
 
     def add_vcenter(
-        self, *, name: str, address: str, username: str, password_sealed: bytes, ca_pem: str | None, now: dt.datetime
+        self,
+        *,
+        name: str,
+        address: str,
+        username: str,
+        password_sealed: bytes,
+        ca_pem: str | None,
+        thumbprint_sha256: str | None,
+        now: dt.datetime,
     ) -> VCenterRow:
         row = VCenter(
             name=name,
@@ -53,6 +62,7 @@ class Sources:
             username=username,
             password_sealed=password_sealed,
             ca_pem=ca_pem,
+            thumbprint_sha256=thumbprint_sha256,
             created_at=now,
             updated_at=now,
         )
@@ -139,7 +149,9 @@ def _get_vault(row: AzureVault | None, name: str) -> AzureVault:
 
 
 def _vcenter(row: VCenter) -> VCenterRow:
-    return VCenterRow(row.name, row.address, row.username, row.ca_pem, row.created_at, row.updated_at)
+    return VCenterRow(
+        row.name, row.address, row.username, row.ca_pem, row.thumbprint_sha256, row.created_at, row.updated_at
+    )
 
 
 def _vault(row: AzureVault) -> VaultRow:

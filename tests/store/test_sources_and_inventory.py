@@ -28,6 +28,7 @@ def add_vcenter(sources: Sources, name: str = "vc1"):
         username="failback@vsphere.local",
         password_sealed=b"sealed",
         ca_pem=None,
+        thumbprint_sha256="ab" * 32,
         now=NOW,
     )
 

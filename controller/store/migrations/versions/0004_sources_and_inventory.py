@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(255), nullable=False),
         sa.Column("password_sealed", sa.LargeBinary(), nullable=False),
         sa.Column("ca_pem", sa.Text(), nullable=True),
+        sa.Column("thumbprint_sha256", sa.String(64), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
     )
