@@ -7,7 +7,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,12 +40,29 @@ class Database:
     def sqlite_in(cls, state_dir: Path) -> str:
         return f"sqlite:///{state_dir / 'controller.db'}"
 
-    def migrate(self) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as connection:
+    def migrate(self, revision: str = "head", *, connection: Connection | None = None) -> None:
+        """Upgrade the schema to ``revision``, in ``connection``'s transaction when one is given."""
+        config = _alembic_config()
+        if connection is not None:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
+            return
+        with self.engine.begin() as own:
+            config.attributes["connection"] = own
+            command.upgrade(config, revision)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None when it was never migrated)."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def knows_revision(revision: str) -> bool:
+        """Whether this version of failback has the migration ``revision`` (a backup may come from a newer one)."""
+        try:
+            return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+        except CommandError:
+            return False
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -55,6 +75,12 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
 
 
 def _create_engine(url: str) -> Engine:

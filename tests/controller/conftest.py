@@ -11,9 +11,9 @@ import pytest
 from lab.azure import LocalAzure
 from lab.vcsim import DEBIAN_PACKAGES, Model, Simulator, VcsimUnavailable, build
 from tests.conftest import skip_or_fail
-from tests.store.conftest import database
+from tests.store.conftest import database, make_database
 
-__all__ = ["database", "local_azure", "vcsim"]
+__all__ = ["database", "local_azure", "make_database", "vcsim"]
 
 AZURE_TENANT = "tenant-fb"
 AZURE_CLIENT = "client-fb"

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from controller.api.v1 import jobs_pb2 as controller_dot_api_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!controller/api/v1/inventory.proto\x12\x16\x66\x61ilback.controller.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1c\x63ontroller/api/v1/jobs.proto\"w\n\x11\x41\x64\x64VCenterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61_pem\x18\x05 \x01(\t\x12\x0f\n\x07refresh\x18\x06 \x01(\x08\"\xe5\x01\n\x0f\x41\x64\x64VaultRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x16\n\x0eresource_group\x18\x03 \x01(\t\x12\r\n\x05vault\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12\x15\n\rclient_secret\x18\x07 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x08 \x01(\t\x12\x11\n\tauthority\x18\t \x01(\t\x12\x0e\n\x06\x63\x61_pem\x18\n \x01(\t\x12\x12\n\nrun_import\x18\x0b \x01(\x08\"X\n\x11\x41\x64\x64SourceResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x03job\x18\x02 \x01(\x0b\x32\x1b.failback.controller.v1.JobH\x00\x88\x01\x01\x42\x06\n\x04_job\"\xc9\x01\n\x0cSnapshotInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12,\n\x08taken_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12@\n\x06\x63ounts\x18\x03 \x03(\x0b\x32\x30.failback.controller.v1.SnapshotInfo.CountsEntry\x12\x0e\n\x06job_id\x18\x04 \x01(\x04\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\xcd\x01\n\rVCenterRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x11\n\tcustom_ca\x18\x04 \x01(\x08\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x08snapshot\x18\x06 \x01(\x0b\x32$.failback.controller.v1.SnapshotInfoH\x00\x88\x01\x01\x42\x0b\n\t_snapshot\"\x15\n\x13ListVCentersRequest\"O\n\x14ListVCentersResponse\x12\x37\n\x08vcenters\x18\x01 \x03(\x0b\x32%.failback.controller.v1.VCenterRecord\"\x8d\x02\n\x0bVaultRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x16\n\x0eresource_group\x18\x03 \x01(\t\x12\r\n\x05vault\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x08snapshot\x18\t \x01(\x0b\x32$.failback.controller.v1.SnapshotInfoH\x00\x88\x01\x01\x42\x0b\n\t_snapshot\"\x13\n\x11ListVaultsRequest\"I\n\x12ListVaultsResponse\x12\x33\n\x06vaults\x18\x01 \x03(\x0b\x32#.failback.controller.v1.VaultRecord\"$\n\x14RefreshSourceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"3\n\x12ListObjectsRequest\x12\r\n\x05kinds\x18\x01 \x03(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"\x8e\x01\n\x0fInventoryObject\x12\x13\n\x0bsource_kind\x18\x01 \x01(\t\x12\x13\n\x0bsource_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x12\n\nparent_key\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\t\"O\n\x13ListObjectsResponse\x12\x38\n\x07objects\x18\x01 \x03(\x0b\x32\'.failback.controller.v1.InventoryObject2\xd4\x04\n\x07Sources\x12\x62\n\nAddVCenter\x12).failback.controller.v1.AddVCenterRequest\x1a).failback.controller.v1.AddSourceResponse\x12i\n\x0cListVCenters\x12+.failback.controller.v1.ListVCentersRequest\x1a,.failback.controller.v1.ListVCentersResponse\x12[\n\x0eRefreshVCenter\x12,.failback.controller.v1.RefreshSourceRequest\x1a\x1b.failback.controller.v1.Job\x12^\n\x08\x41\x64\x64Vault\x12\'.failback.controller.v1.AddVaultRequest\x1a).failback.controller.v1.AddSourceResponse\x12\x63\n\nListVaults\x12).failback.controller.v1.ListVaultsRequest\x1a*.failback.controller.v1.ListVaultsResponse\x12X\n\x0bImportVault\x12,.failback.controller.v1.RefreshSourceRequest\x1a\x1b.failback.controller.v1.Job2s\n\tInventory\x12\x66\n\x0bListObjects\x12*.failback.controller.v1.ListObjectsRequest\x1a+.failback.controller.v1.ListObjectsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!controller/api/v1/inventory.proto\x12\x16\x66\x61ilback.controller.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1c\x63ontroller/api/v1/jobs.proto\"\x92\x01\n\x11\x41\x64\x64VCenterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61_pem\x18\x05 \x01(\t\x12\x19\n\x11thumbprint_sha256\x18\x07 \x01(\t\x12\x0f\n\x07refresh\x18\x06 \x01(\x08\"\xe5\x01\n\x0f\x41\x64\x64VaultRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x16\n\x0eresource_group\x18\x03 \x01(\t\x12\r\n\x05vault\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12\x15\n\rclient_secret\x18\x07 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x08 \x01(\t\x12\x11\n\tauthority\x18\t \x01(\t\x12\x0e\n\x06\x63\x61_pem\x18\n \x01(\t\x12\x12\n\nrun_import\x18\x0b \x01(\x08\"X\n\x11\x41\x64\x64SourceResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x03job\x18\x02 \x01(\x0b\x32\x1b.failback.controller.v1.JobH\x00\x88\x01\x01\x42\x06\n\x04_job\"\xc9\x01\n\x0cSnapshotInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12,\n\x08taken_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12@\n\x06\x63ounts\x18\x03 \x03(\x0b\x32\x30.failback.controller.v1.SnapshotInfo.CountsEntry\x12\x0e\n\x06job_id\x18\x04 \x01(\x04\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\xca\x01\n\rVCenterRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x0e\n\x06verify\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x08snapshot\x18\x06 \x01(\x0b\x32$.failback.controller.v1.SnapshotInfoH\x00\x88\x01\x01\x42\x0b\n\t_snapshot\"\x15\n\x13ListVCentersRequest\"O\n\x14ListVCentersResponse\x12\x37\n\x08vcenters\x18\x01 \x03(\x0b\x32%.failback.controller.v1.VCenterRecord\"\x8d\x02\n\x0bVaultRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x16\n\x0eresource_group\x18\x03 \x01(\t\x12\r\n\x05vault\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x08snapshot\x18\t \x01(\x0b\x32$.failback.controller.v1.SnapshotInfoH\x00\x88\x01\x01\x42\x0b\n\t_snapshot\"\x13\n\x11ListVaultsRequest\"I\n\x12ListVaultsResponse\x12\x33\n\x06vaults\x18\x01 \x03(\x0b\x32#.failback.controller.v1.VaultRecord\"$\n\x14RefreshSourceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"3\n\x12ListObjectsRequest\x12\r\n\x05kinds\x18\x01 \x03(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"\x8e\x01\n\x0fInventoryObject\x12\x13\n\x0bsource_kind\x18\x01 \x01(\t\x12\x13\n\x0bsource_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x12\n\nparent_key\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\t\"O\n\x13ListObjectsResponse\x12\x38\n\x07objects\x18\x01 \x03(\x0b\x32\'.failback.controller.v1.InventoryObject2\xd4\x04\n\x07Sources\x12\x62\n\nAddVCenter\x12).failback.controller.v1.AddVCenterRequest\x1a).failback.controller.v1.AddSourceResponse\x12i\n\x0cListVCenters\x12+.failback.controller.v1.ListVCentersRequest\x1a,.failback.controller.v1.ListVCentersResponse\x12[\n\x0eRefreshVCenter\x12,.failback.controller.v1.RefreshSourceRequest\x1a\x1b.failback.controller.v1.Job\x12^\n\x08\x41\x64\x64Vault\x12\'.failback.controller.v1.AddVaultRequest\x1a).failback.controller.v1.AddSourceResponse\x12\x63\n\nListVaults\x12).failback.controller.v1.ListVaultsRequest\x1a*.failback.controller.v1.ListVaultsResponse\x12X\n\x0bImportVault\x12,.failback.controller.v1.RefreshSourceRequest\x1a\x1b.failback.controller.v1.Job2s\n\tInventory\x12\x66\n\x0bListObjects\x12*.failback.controller.v1.ListObjectsRequest\x1a+.failback.controller.v1.ListObjectsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,38 +35,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SNAPSHOTINFO_COUNTSENTRY']._loaded_options = None
   _globals['_SNAPSHOTINFO_COUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_ADDVCENTERREQUEST']._serialized_start=124
-  _globals['_ADDVCENTERREQUEST']._serialized_end=243
-  _globals['_ADDVAULTREQUEST']._serialized_start=246
-  _globals['_ADDVAULTREQUEST']._serialized_end=475
-  _globals['_ADDSOURCERESPONSE']._serialized_start=477
-  _globals['_ADDSOURCERESPONSE']._serialized_end=565
-  _globals['_SNAPSHOTINFO']._serialized_start=568
-  _globals['_SNAPSHOTINFO']._serialized_end=769
-  _globals['_SNAPSHOTINFO_COUNTSENTRY']._serialized_start=724
-  _globals['_SNAPSHOTINFO_COUNTSENTRY']._serialized_end=769
-  _globals['_VCENTERRECORD']._serialized_start=772
-  _globals['_VCENTERRECORD']._serialized_end=977
-  _globals['_LISTVCENTERSREQUEST']._serialized_start=979
-  _globals['_LISTVCENTERSREQUEST']._serialized_end=1000
-  _globals['_LISTVCENTERSRESPONSE']._serialized_start=1002
-  _globals['_LISTVCENTERSRESPONSE']._serialized_end=1081
-  _globals['_VAULTRECORD']._serialized_start=1084
-  _globals['_VAULTRECORD']._serialized_end=1353
-  _globals['_LISTVAULTSREQUEST']._serialized_start=1355
-  _globals['_LISTVAULTSREQUEST']._serialized_end=1374
-  _globals['_LISTVAULTSRESPONSE']._serialized_start=1376
-  _globals['_LISTVAULTSRESPONSE']._serialized_end=1449
-  _globals['_REFRESHSOURCEREQUEST']._serialized_start=1451
-  _globals['_REFRESHSOURCEREQUEST']._serialized_end=1487
-  _globals['_LISTOBJECTSREQUEST']._serialized_start=1489
-  _globals['_LISTOBJECTSREQUEST']._serialized_end=1540
-  _globals['_INVENTORYOBJECT']._serialized_start=1543
-  _globals['_INVENTORYOBJECT']._serialized_end=1685
-  _globals['_LISTOBJECTSRESPONSE']._serialized_start=1687
-  _globals['_LISTOBJECTSRESPONSE']._serialized_end=1766
-  _globals['_SOURCES']._serialized_start=1769
-  _globals['_SOURCES']._serialized_end=2365
-  _globals['_INVENTORY']._serialized_start=2367
-  _globals['_INVENTORY']._serialized_end=2482
+  _globals['_ADDVCENTERREQUEST']._serialized_start=125
+  _globals['_ADDVCENTERREQUEST']._serialized_end=271
+  _globals['_ADDVAULTREQUEST']._serialized_start=274
+  _globals['_ADDVAULTREQUEST']._serialized_end=503
+  _globals['_ADDSOURCERESPONSE']._serialized_start=505
+  _globals['_ADDSOURCERESPONSE']._serialized_end=593
+  _globals['_SNAPSHOTINFO']._serialized_start=596
+  _globals['_SNAPSHOTINFO']._serialized_end=797
+  _globals['_SNAPSHOTINFO_COUNTSENTRY']._serialized_start=752
+  _globals['_SNAPSHOTINFO_COUNTSENTRY']._serialized_end=797
+  _globals['_VCENTERRECORD']._serialized_start=800
+  _globals['_VCENTERRECORD']._serialized_end=1002
+  _globals['_LISTVCENTERSREQUEST']._serialized_start=1004
+  _globals['_LISTVCENTERSREQUEST']._serialized_end=1025
+  _globals['_LISTVCENTERSRESPONSE']._serialized_start=1027
+  _globals['_LISTVCENTERSRESPONSE']._serialized_end=1106
+  _globals['_VAULTRECORD']._serialized_start=1109
+  _globals['_VAULTRECORD']._serialized_end=1378
+  _globals['_LISTVAULTSREQUEST']._serialized_start=1380
+  _globals['_LISTVAULTSREQUEST']._serialized_end=1399
+  _globals['_LISTVAULTSRESPONSE']._serialized_start=1401
+  _globals['_LISTVAULTSRESPONSE']._serialized_end=1474
+  _globals['_REFRESHSOURCEREQUEST']._serialized_start=1476
+  _globals['_REFRESHSOURCEREQUEST']._serialized_end=1512
+  _globals['_LISTOBJECTSREQUEST']._serialized_start=1514
+  _globals['_LISTOBJECTSREQUEST']._serialized_end=1565
+  _globals['_INVENTORYOBJECT']._serialized_start=1568
+  _globals['_INVENTORYOBJECT']._serialized_end=1710
+  _globals['_LISTOBJECTSRESPONSE']._serialized_start=1712
+  _globals['_LISTOBJECTSRESPONSE']._serialized_end=1791
+  _globals['_SOURCES']._serialized_start=1794
+  _globals['_SOURCES']._serialized_end=2390
+  _globals['_INVENTORY']._serialized_start=2392
+  _globals['_INVENTORY']._serialized_end=2507
 # @@protoc_insertion_point(module_scope)

@@ -11,20 +11,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AddVCenterRequest(_message.Message):
-    __slots__ = ("name", "address", "username", "password", "ca_pem", "refresh")
+    __slots__ = ("name", "address", "username", "password", "ca_pem", "thumbprint_sha256", "refresh")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    THUMBPRINT_SHA256_FIELD_NUMBER: _ClassVar[int]
     REFRESH_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     username: str
     password: str
     ca_pem: str
+    thumbprint_sha256: str
     refresh: bool
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., ca_pem: _Optional[str] = ..., refresh: _Optional[bool] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., ca_pem: _Optional[str] = ..., thumbprint_sha256: _Optional[str] = ..., refresh: _Optional[bool] = ...) -> None: ...
 
 class AddVaultRequest(_message.Message):
     __slots__ = ("name", "subscription_id", "resource_group", "vault", "tenant_id", "client_id", "client_secret", "base_url", "authority", "ca_pem", "run_import")
@@ -80,20 +82,20 @@ class SnapshotInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., job_id: _Optional[int] = ...) -> None: ...
 
 class VCenterRecord(_message.Message):
-    __slots__ = ("name", "address", "username", "custom_ca", "created_at", "snapshot")
+    __slots__ = ("name", "address", "username", "verify", "created_at", "snapshot")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
-    CUSTOM_CA_FIELD_NUMBER: _ClassVar[int]
+    VERIFY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     username: str
-    custom_ca: bool
+    verify: str
     created_at: _timestamp_pb2.Timestamp
     snapshot: SnapshotInfo
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., username: _Optional[str] = ..., custom_ca: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[SnapshotInfo, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., username: _Optional[str] = ..., verify: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[SnapshotInfo, _Mapping]] = ...) -> None: ...
 
 class ListVCentersRequest(_message.Message):
     __slots__ = ()
