@@ -349,7 +349,11 @@ class JobRunner:
 
 
 class _Context:
-    """The StepContext a running step receives."""
+    """The StepContext a running step receives.
+
+    Progress writes and cancellation polls are rate-limited separately: a report that falls inside the interval is
+    kept and written by the next report or checkpoint that is due, so the last figure always reaches the database.
+    """
 
     def __init__(self, runner: JobRunner, lease: Lease, job: JobRecord, step: Step, position: int, attempt: int):
         self._runner = runner
@@ -366,8 +370,13 @@ class _Context:
                 if record.state == StepState.SUCCEEDED and record.output is not None
             }
         )
-        self._last_write: float | None = None
+        self._last_report: float | None = None
+        self._last_poll: float | None = None
+        self._pending: dict[str, Any] | None = None
         self._cancel_seen = False
+
+    def _due(self, last: float | None) -> bool:
+        return last is None or time.monotonic() - last >= self._runner.settings.report_interval
 
     def report(
         self,
@@ -379,34 +388,33 @@ class _Context:
     ) -> None:
         if fraction is None and bytes_done is not None and bytes_total:
             fraction = bytes_done / bytes_total
-        fraction = min(max(fraction or 0.0, 0.0), 1.0)
+        self._pending = {
+            "fraction": min(max(fraction or 0.0, 0.0), 1.0),
+            "bytes_done": bytes_done,
+            "bytes_total": bytes_total,
+            "message": message,
+        }
         self._interrupt_if_due()
-        now = time.monotonic()
-        due = self._last_write is None or now - self._last_write >= self._runner.settings.report_interval
-        if due or fraction >= 1.0:
-            self._last_write = now
-            self._cancel_seen = self._store_call(
-                lambda: self._runner.store.report(
-                    self._lease,
-                    self._position,
-                    fraction=fraction,
-                    bytes_done=bytes_done,
-                    bytes_total=bytes_total,
-                    message=message,
-                    now=self._runner.now(),
-                )
-            )
+        if self._due(self._last_report) or self._pending["fraction"] >= 1.0:
+            self._flush()
         self._interrupt_if_due()
 
     def checkpoint(self) -> None:
         self._interrupt_if_due()
-        now = time.monotonic()
-        if self._last_write is None or now - self._last_write >= self._runner.settings.report_interval:
-            self._last_write = now
-            self._cancel_seen = self._store_call(
-                lambda: self._runner.store.cancel_requested(self._lease, now=self._runner.now())
-            )
+        if self._pending is not None and self._due(self._last_report):
+            self._flush()
+        elif self._due(self._last_poll):
+            self._last_poll = time.monotonic()
+            self._cancel_seen = self._store_call(lambda: self._runner.store.cancel_requested(self._lease))
         self._interrupt_if_due()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        self._last_report = self._last_poll = time.monotonic()
+        self._cancel_seen = self._store_call(
+            lambda: self._runner.store.report(self._lease, self._position, now=self._runner.now(), **pending)
+        )
 
     def _store_call(self, call: Callable[[], bool]) -> bool:
         try:

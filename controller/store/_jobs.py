@@ -213,11 +213,17 @@ class JobStore:
                 .values(lease_owner=None, lease_expires_at=None, not_before=not_before, updated_at=now),
             )
 
-    def cancel_requested(self, lease: Lease, *, now: dt.datetime) -> bool:
-        """Whether an operator asked to cancel the job; raises LeaseLost if the lease is gone."""
+    def cancel_requested(self, lease: Lease) -> bool:
+        """Whether an operator asked to cancel the job; raises LeaseLost if the lease is gone. Writes nothing."""
         with self._db.session() as session:
-            self._check(session, lease, now)
-            return session.scalar(select(Job.cancel_requested_at).where(Job.id == lease.job_id)) is not None
+            row = session.execute(
+                select(Job.lease_owner, Job.lease_epoch, Job.finished_at, Job.cancel_requested_at).where(
+                    Job.id == lease.job_id
+                )
+            ).one_or_none()
+            if row is None or (row.lease_owner, row.lease_epoch) != (lease.owner, lease.epoch) or row.finished_at:
+                self._why_not(session, lease, "check for a cancellation")
+            return row.cancel_requested_at is not None
 
     def start_step(self, lease: Lease, position: int, *, cancellable: bool, now: dt.datetime) -> None:
         """Mark the step running (again, after a crash). A step that cannot be cancelled does not start once a
