@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 __all__ = ["add_output_argument", "emit", "human_bytes", "stamp"]
+
+_PIPE_WIDTH = 400
 
 
 def add_output_argument(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +28,8 @@ def emit(args: argparse.Namespace, document: Any, columns: Sequence[str], rows: 
     table = Table(*columns, box=None, pad_edge=False)
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=True).print(table)
+    # A terminal gets a table that fits; a pipe (grep, awk) gets every cell whole.
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH).print(table)
 
 
 def stamp(message: Message, field: str) -> str | None:
