@@ -69,3 +69,28 @@ def ctl_json(controller: ControllerProcess, *args: str) -> Any:
     result = controller.ctl(*args, "--output", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def start_replica(directory: Path, database_url: str, *, seed: ControllerProcess | None = None) -> ControllerProcess:
+    """A controller on a shared database. The first replica creates the CA and credential key; later ones get a
+    copy (``seed``), as an operator installing a second replica would."""
+    import shutil
+
+    from tests.harness import run_cli
+
+    state = directory / "state"
+    state.mkdir(parents=True, mode=0o700)
+    if seed is not None:
+        shutil.copytree(seed.state_dir / "ca", state / "ca")
+        shutil.copy2(seed.state_dir / "secrets.key", state / "secrets.key")
+    config = directory / "controller.toml"
+    config.write_text(
+        f'[controller]\nstate_dir = "{state}"\ndatabase_url = "{database_url}"\n\n'
+        '[server]\nlisten = "127.0.0.1:0"\nregistration_listen = "127.0.0.1:0"\ndrain_seconds = 5\n\n'
+        '[metrics]\nlisten = "127.0.0.1:0"\n' + FAST.replace('lease = "30s"', 'lease = "2s"')
+    )
+    result = run_cli("controller", "init", "--config", str(config), "--operator-dir", str(directory / "operator-home"))
+    assert result.returncode == 0, result.stderr
+    service = Service.start("controller", "controller", ["serve", "--config", str(config)], directory / "run")
+    service.wait_ready()
+    return ControllerProcess(directory, config, directory / "operator-home" / "failbackctl.toml", service)
