@@ -1,0 +1,123 @@
+"""The data path, independent of any transport: block model, wire codec and validation, resync hashing, change
+sources, the change tracker, batching, the on-disk backlog and flow control.
+
+Receiver (master target)::
+
+    batch = decode_batch(seq, entries, disk_size)      # all-or-nothing; InvalidInput / CorruptData, no I/O
+
+Sender (process server)::
+
+    source = ReprotectSource(ScanSource(disk, remote_hashes), ChangeLogSource(log_dir), log_start)
+    sender = PairSender(pair, source=source, backlog=Backlog(...), encoder=BatchEncoder(), window=InflightWindow(),
+                        progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
+    sender.connect(receiver_watermark, transport); sender.pump(transport)   # acks: sender.acknowledge(watermark)
+
+This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types.
+"""
+
+from agent.dataplane._backlog import Backlog
+from agent.dataplane._batch import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_ENTRIES,
+    BatchEncoder,
+    Batcher,
+    PendingBatch,
+    decode_batch,
+    encode_batch,
+)
+from agent.dataplane._changelog import ChangeLogSource
+from agent.dataplane._clock import SYSTEM_CLOCK, Clock, SystemClock
+from agent.dataplane._codec import (
+    DIGEST_SIZE,
+    MAX_BLOCK_BYTES,
+    Codec,
+    EncodedBlock,
+    check_extent,
+    decode_and_validate,
+    digest_of,
+    encode_block,
+    zero_digest,
+)
+from agent.dataplane._hashing import (
+    CHUNK_SIZE,
+    MAX_HASHES_PER_REQUEST,
+    DiskHasher,
+    RemoteHashes,
+    disk_digest,
+    plan_resync,
+    range_hashes,
+)
+from agent.dataplane._io import FileIO
+from agent.dataplane._limiter import BandwidthLimiter, Ticket
+from agent.dataplane._model import (
+    BLOCK_SIZE,
+    Batch,
+    BlockWrite,
+    Bookmark,
+    BookmarkKind,
+    Entry,
+    Extent,
+    validate_bookmark,
+)
+from agent.dataplane._progress import PairProgress, ProgressRecorder
+from agent.dataplane._reprotect import LOG_PHASE, ReprotectSource
+from agent.dataplane._scan import ScanSource
+from agent.dataplane._sender import PairSender, Transport
+from agent.dataplane._source import ChangeSource, SourceEntry
+from agent.dataplane._tracker import Tracker
+from agent.dataplane._window import InflightWindow
+from agent.dataplane._wire import EncodedBatch
+
+__all__ = [
+    "BLOCK_SIZE",
+    "CHUNK_SIZE",
+    "DIGEST_SIZE",
+    "LOG_PHASE",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_ENTRIES",
+    "MAX_BLOCK_BYTES",
+    "MAX_HASHES_PER_REQUEST",
+    "SYSTEM_CLOCK",
+    "Backlog",
+    "BandwidthLimiter",
+    "Batch",
+    "BatchEncoder",
+    "Batcher",
+    "BlockWrite",
+    "Bookmark",
+    "BookmarkKind",
+    "ChangeLogSource",
+    "ChangeSource",
+    "Clock",
+    "Codec",
+    "DiskHasher",
+    "EncodedBatch",
+    "EncodedBlock",
+    "Entry",
+    "Extent",
+    "FileIO",
+    "InflightWindow",
+    "PairProgress",
+    "PairSender",
+    "PendingBatch",
+    "ProgressRecorder",
+    "RemoteHashes",
+    "ReprotectSource",
+    "ScanSource",
+    "SourceEntry",
+    "SystemClock",
+    "Ticket",
+    "Tracker",
+    "Transport",
+    "check_extent",
+    "decode_and_validate",
+    "decode_batch",
+    "digest_of",
+    "disk_digest",
+    "encode_batch",
+    "encode_block",
+    "plan_resync",
+    "range_hashes",
+    "validate_bookmark",
+    "zero_digest",
+]

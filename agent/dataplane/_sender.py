@@ -1,0 +1,132 @@
+"""PairSender: the process server's data path for one pair, from a change source to a transport.
+
+    source --cut--> Batcher --encode (pool)--> window room --> backlog append, group fsync --> bandwidth --> transport
+
+The order is what makes restarts exact: a batch takes its sequence number only when it enters the backlog, and it is
+durable there before any byte of it leaves, so every batch the master target may hold is here with the same number
+and bytes. Reconnecting resends the backlog above the master target's durable watermark and then reads the source
+on from the newest batch's cursor. Acknowledgements (from another thread) release the window, trim the backlog and
+report the acknowledged source cursor (the change log may be trimmed to it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from agent.dataplane._backlog import Backlog
+from agent.dataplane._batch import BatchEncoder, Batcher
+from agent.dataplane._limiter import BandwidthLimiter
+from agent.dataplane._progress import ProgressRecorder
+from agent.dataplane._source import ChangeSource
+from agent.dataplane._window import InflightWindow
+from agent.dataplane._wire import EncodedBatch
+
+__all__ = ["PairSender", "Transport"]
+
+
+class Transport(Protocol):
+    def send(self, batch: EncodedBatch) -> None:
+        """Hand ``batch`` to the stream (may block; raises when the stream is broken)."""
+        ...
+
+
+class PairSender:
+    """Sends one pair's changes in batches of about ``batch_bytes``, made durable in the backlog ``sync_every``
+    batches at a time (and whenever the source runs dry) before they are sent. ``timeout`` bounds each wait for
+    window room or bandwidth (:class:`failback.errors.DeadlineExceeded`); ``on_acknowledged(cursor)`` is called with
+    the source cursor after each newly acknowledged batch.
+    """
+
+    def __init__(
+        self,
+        pair: str,
+        *,
+        source: ChangeSource,
+        backlog: Backlog,
+        encoder: BatchEncoder,
+        window: InflightWindow,
+        progress: ProgressRecorder,
+        limiter: BandwidthLimiter | None = None,
+        on_acknowledged: Callable[[int], None] | None = None,
+        batch_bytes: int = 1 << 20,
+        sync_every: int = 8,
+        timeout: float = 60.0,
+    ) -> None:
+        self.pair = pair
+        self.progress = progress
+        self._source = source
+        self._backlog = backlog
+        self._encoder = encoder
+        self._window = window
+        self._limiter = limiter
+        self._on_acknowledged = on_acknowledged
+        self._batch_bytes = batch_bytes
+        self._sync_every = sync_every
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._unsent: list[EncodedBatch] = []
+
+    def connect(self, watermark: int, transport: Transport) -> int:
+        """Start a (new) stream whose receiver has everything up to ``watermark`` durable: resend the backlog's
+        batches above it. Returns how many were resent. Raises :class:`WatermarkAhead`/:class:`WatermarkBehind`
+        when the two sides disagree beyond repair (the pair needs a resync)."""
+        self._window.reset()
+        self._unsent.clear()  # appended but never sent: they are in the backlog and resent below
+        self.acknowledge(watermark)
+        with self._lock:
+            self._backlog.sync()
+            resend = list(self._backlog.unacknowledged())
+        for batch in resend:
+            self._send(batch, transport)
+        return len(resend)
+
+    def pump(self, transport: Transport) -> int:
+        """Send what the source holds now, from where the backlog ends; returns the number of new batches."""
+        with self._lock:
+            cursor, first_seq = self._backlog.resume_cursor, self._backlog.next_seq
+        batcher = Batcher(first_seq=first_seq, target_bytes=self._batch_bytes)
+        sent = self._flush(transport)  # left over by a pump that failed after appending
+        for batch in self._encoder.encode_all(batcher.cut(self._source.changes(cursor))):
+            self.progress.queued(batch)
+            if self._unsent and not self._window.has_room(batch.wire_bytes):
+                sent += self._flush(transport)  # the acks that make room can only follow a send
+            self._window.acquire(batch.seq, batch.wire_bytes, timeout=self._timeout)
+            with self._lock:
+                self._backlog.append(batch)
+            self._unsent.append(batch)
+            if len(self._unsent) >= self._sync_every:
+                sent += self._flush(transport)
+        return sent + self._flush(transport)
+
+    def _flush(self, transport: Transport) -> int:
+        """One fdatasync for the appended batches, then send them (a sync per ~1 MiB batch would dominate)."""
+        if not self._unsent:
+            return 0
+        with self._lock:
+            self._backlog.sync()
+        count = 0
+        while self._unsent:
+            self._send(self._unsent[0], transport, window_held=True)
+            self._unsent.pop(0)
+            count += 1
+        return count
+
+    def acknowledge(self, watermark: int) -> None:
+        """The receiver made every batch up to ``watermark`` durable."""
+        self._window.acknowledge(watermark)
+        with self._lock:
+            before = self._backlog.acknowledged
+            cursor = self._backlog.acknowledge(watermark)
+        self.progress.acknowledged(watermark)
+        if cursor is not None and watermark > before and self._on_acknowledged is not None:
+            self._on_acknowledged(cursor)
+
+    def _send(self, batch: EncodedBatch, transport: Transport, *, window_held: bool = False) -> None:
+        if not window_held:
+            self._window.acquire(batch.seq, batch.wire_bytes, timeout=self._timeout)
+        if self._limiter is not None:
+            self._limiter.acquire(self.pair, batch.wire_bytes, timeout=self._timeout)
+        transport.send(batch)
+        self.progress.sent(batch)
