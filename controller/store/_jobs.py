@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -370,10 +370,6 @@ class JobStore:
                 session,
                 update(Job).where(Job.lease_owner.is_not(None)).values(lease_owner=None, lease_expires_at=None),
             )
-
-    def delete_finished(self, before: dt.datetime) -> int:
-        with self._db.session() as session:
-            return changed(session, delete(Job).where(Job.finished_at.is_not(None), Job.finished_at < before))
 
     def _finish(
         self,
