@@ -105,3 +105,38 @@ def test_an_unknown_job_is_an_error_that_says_where_to_look(controller: Controll
 def test_a_bad_command_line_exits_two(controller: ControllerProcess):
     assert controller.ctl("job", "show", "not-a-number").returncode == 2
     assert controller.ctl("jobs", "--output", "yaml").returncode == 2
+
+
+JOB_KEYS = {
+    "id", "type", "title", "subject", "state", "cancel_requested", "cancellable", "percent", "bytes_done",
+    "bytes_total", "eta_seconds", "current_step", "error", "remedy", "created_by", "created_at", "started_at",
+    "finished_at", "updated_at", "not_before", "params", "steps",
+}  # fmt: skip
+STEP_KEYS = {
+    "position", "name", "title", "state", "attempts", "fraction", "bytes_done", "bytes_total", "message",
+    "last_error", "error", "remedy", "started_at", "finished_at", "retry_at", "cancellable", "output",
+}  # fmt: skip
+
+
+def test_the_job_json_has_exactly_the_documented_keys(controller: ControllerProcess, jobs: Jobs):
+    job_id = jobs.submit("test.broken", {}, created_by="operator/test").id
+    wait_finished(jobs, job_id)
+    shown = ctl_json(controller, "job", "show", str(job_id))
+    assert set(shown) == JOB_KEYS
+    assert all(set(step) == STEP_KEYS for step in shown["steps"])
+    listed = ctl_json(controller, "jobs", "--limit", "5")
+    assert set(listed) == {"jobs"}
+    assert all(set(job) == JOB_KEYS for job in listed["jobs"])
+
+
+def test_the_job_table_shows_the_error_the_remedy_and_each_step(controller: ControllerProcess, jobs: Jobs):
+    job_id = jobs.submit("test.broken", {}, created_by="operator/test").id
+    wait_finished(jobs, job_id)
+    shown = controller.ctl("job", "show", str(job_id))
+    assert shown.returncode == 0, shown.stderr
+    assert f"job {job_id}: Fail for good (test.broken)" in shown.stdout
+    assert "remedy:   free 40 GiB on datastore1, then run it again" in shown.stdout
+    assert any(line.split()[:3] == ["1", "Fill", "the"] and "failed" in line for line in shown.stdout.splitlines())
+    listed = controller.ctl("jobs", "--unfinished")
+    assert listed.returncode == 0
+    assert f"\n{job_id} " not in listed.stdout

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
+import pytest
+
+from controller.api.v1 import agents_pb2, agents_pb2_grpc
 from failback import __version__
-from failback.identity import Role
+from failback.identity import Identity, Role
 from failback.retry import Policy
+from failback.serving import load_tls_identity, secure_channel
 from tests.controller_cli._procs import ctl_json
-from tests.harness import ControllerProcess, start_agent
+from tests.harness import ControllerProcess, register_agent, start_agent
 
 _SEEN = Policy(deadline=30, initial=0.1, maximum=0.5)
 
@@ -56,8 +61,6 @@ def test_an_agent_that_stops_reporting_turns_stale_with_what_to_check(controller
 
 
 def test_an_agent_never_started_is_unknown_and_a_revoked_one_says_so(controller: ControllerProcess, work: Path):
-    from tests.harness import register_agent
-
     register_agent(controller, work, "ps-silent", Role.PROCESS_SERVER)
     assert server(controller, "ps-silent")["health"] == "unknown"
     assert controller.ctl("agents", "revoke", "ps-silent").returncode == 0
@@ -76,3 +79,30 @@ def test_the_servers_table_shows_health_and_capacity(controller: ControllerProce
     assert " master-target " in line
     assert " ok " in line
     assert "/60" in line
+
+
+SERVER_KEYS = {
+    "name", "role", "state", "version", "hostname", "registered_at", "certificate_not_after", "health", "problems",
+    "last_heartbeat", "started_at", "capacity",
+}  # fmt: skip
+
+
+def test_the_servers_json_has_exactly_the_documented_keys(controller: ControllerProcess, work: Path):
+    register_agent(controller, work, "mt-keys", Role.MASTER_TARGET)
+    document = ctl_json(controller, "servers")
+    assert set(document) == {"agents", "controller_version"}
+    assert all(set(agent) == SERVER_KEYS for agent in document["agents"])
+
+
+def test_an_agent_can_only_report_the_capacity_of_its_own_role(controller: ControllerProcess, work: Path):
+    state_dir = register_agent(controller, work, "ps-liar", Role.PROCESS_SERVER)
+    tls = load_tls_identity(state_dir / "tls", remedy="")
+    request = agents_pb2.HeartbeatRequest(version="0.1.0")
+    request.master_target.attached_disks = 3
+    with (
+        secure_channel(str(controller.api), tls, Identity(Role.CONTROLLER, "controller")) as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        agents_pb2_grpc.AgentStatusStub(channel).Heartbeat(request, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert server(controller, "ps-liar")["health"] == "unknown"
