@@ -12,9 +12,10 @@ with the operator's passphrase, in the backup file. Not included, on purpose: th
 (re-issued for the new host at start), its replica id (a restored controller is a new replica) and job leases (the
 replicas that held them are gone; the restored controller resumes the jobs).
 
-Tables are read in one snapshot (REPEATABLE READ on PostgreSQL, one read transaction on SQLite), so jobs and their
-steps agree. A restore runs in one transaction: it migrates an empty database to the archive's schema revision,
-inserts the rows, then migrates to this version's newest revision — so a backup restores into a newer failback.
+Tables are read in one snapshot (REPEATABLE READ on PostgreSQL, one serializable transaction on SQLite), so jobs
+and their steps agree. A restore runs in one transaction: it migrates an empty database to the archive's schema
+revision, inserts the rows, then migrates to this version's newest revision — so a backup restores into a newer
+failback.
 """
 
 from __future__ import annotations
@@ -66,15 +67,11 @@ def _decoder(column: Column[Any]) -> Any:
 
 
 def _snapshot_connection(database: Database) -> Connection:
-    """A connection whose reads all see one snapshot of the database."""
+    """A connection whose reads all see one snapshot of the database (SQLite transactions are serializable here)."""
     connection = database.engine.connect()
-    if database.engine.dialect.name == "sqlite":
-        # pysqlite opens no transaction for reads on its own; in WAL mode one explicit read transaction is a snapshot.
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        connection.exec_driver_sql("BEGIN")
-    else:
+    if database.engine.dialect.name != "sqlite":
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        connection.begin()
+    connection.begin()
     return connection
 
 
@@ -88,8 +85,6 @@ def export_state(database: Database, state_dir: Path, *, controller_name: str, n
             rows = connection.execute(select(*model.columns).order_by(*model.primary_key.columns)).all()
             tables[model.name] = {"columns": columns, "rows": [[_encode(value) for value in row] for row in rows]}
     finally:
-        if database.engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("ROLLBACK")
         connection.close()
     files = {}
     for name in FILES:

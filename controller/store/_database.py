@@ -89,14 +89,26 @@ def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # pysqlite would open transactions itself, lazily and only before writes: a transaction that read first could
+    # then fail to upgrade to a writer (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not wait out). SQLAlchemy
+    # emits the BEGIN instead (below).
+    connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets readers (CLI listings) run beside the writer; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Every transaction takes the write lock at its start (waiting up to the busy timeout): SQLite transactions
+    are then serializable, reads included, and never fail half-way for lock reasons. Writers are serialised by
+    SQLite anyway; readers wait at most for one short write transaction."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
