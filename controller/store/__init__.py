@@ -1,9 +1,10 @@
 """The controller's state: SQL through SQLAlchemy 2, schema through Alembic migrations.
 
-SQLite (WAL, foreign keys on) is the default, one file under the controller's state directory; PostgreSQL (psycopg 3)
-by URL for several controller replicas. Every state transition is a conditional update (``UPDATE ... WHERE state =
-expected``) so two concurrent operations on one row cannot both succeed: the loser fails at the database, before any
-work. Secrets are never stored in the clear: tokens are kept as hashes, credentials sealed by ``controller.secrets``.
+SQLite (WAL, foreign keys on, every transaction ``BEGIN IMMEDIATE``) is the default, one file under the controller's
+state directory; PostgreSQL (psycopg 3) by URL for several controller replicas. Every state transition is a
+conditional update (``UPDATE ... WHERE state = expected``) so two concurrent operations on one row cannot both
+succeed: the loser fails at the database, before any work. Secrets are never stored in the clear: tokens are kept as
+hashes, credentials sealed by ``controller.secrets``.
 """
 
 from controller.store._agent_status import AgentStatusStore, HeartbeatRow
