@@ -35,7 +35,7 @@ __all__ = [
 
 _PROPS = ["name", "config.instanceUuid", "config.hardware.device", "config.extraConfig", "runtime.powerState"]
 _TASK_WAIT = Policy(deadline=60.0, initial=0.01, maximum=0.5)
-_KINDS: tuple[tuple[type, str], ...] = (
+_KINDS: tuple[tuple[Any, str], ...] = (
     (vim.vm.device.ParaVirtualSCSIController, "pvscsi"),
     (vim.vm.device.VirtualLsiLogicSASController, "lsilogic-sas"),
     (vim.vm.device.VirtualLsiLogicController, "lsilogic"),
