@@ -5,6 +5,8 @@
 
 from lab.vcsim import Model
 from lab.world._layout import LAB_VMS, MASTER_TARGET, PROCESS_SERVER, Layout, VmSpec, default_dir
+from lab.world._status import SCHEMA, status
+from lab.world._up import down, up
 from lab.world.errors import LabError, LabExists, LabNotFound, LabStartError
 
 # One datacenter, one standalone host, one datastore, no model VMs: the lab creates its own.
@@ -20,6 +22,10 @@ __all__ = [
     "LabNotFound",
     "LabStartError",
     "Layout",
+    "SCHEMA",
     "VmSpec",
     "default_dir",
+    "down",
+    "status",
+    "up",
 ]

@@ -60,8 +60,10 @@ def _azure(layout: Layout) -> int:
     side = AzureSide(record, layout, secret)
     base_url = side.start()
     try:
+        side.publish()
         notify("READY=1", f"STATUS=serving on {base_url}")
         while not stop.wait(1.0):
+            side.publish()
             for workload in side.workloads:
                 if workload.failed is not None:
                     log.error("the workload of %s failed: %s", workload.vm, workload.failed)

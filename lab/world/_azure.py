@@ -11,6 +11,7 @@ with. The workloads follow the estate's power states, so an ASR or Compute actio
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 import uuid
 from pathlib import Path
@@ -131,6 +132,7 @@ class AzureSide:
             token=f"lab-{uuid.uuid4().hex}",
             principals={(azure["tenant_id"], azure["client_id"]): secret},
         )
+        self._state_file = layout.azure / "state.json"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.workloads = []
@@ -151,6 +153,16 @@ class AzureSide:
             thread.start()
             self._threads.append(thread)
         return self.endpoint.base_url
+
+    def publish(self) -> None:
+        """Write ``azure/state.json``: each VM's power state and each item's protection state, for ``lab status``."""
+        state = {
+            "vms": {vm.name: vm.power_state for vm in self.estate.vms},
+            "items": {item.friendly_name: item.protection_state for item in self.estate.items},
+        }
+        tmp = self._state_file.with_name("state.json.tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        tmp.replace(self._state_file)
 
     def stop(self) -> None:
         self._stop.set()
