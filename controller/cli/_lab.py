@@ -1,4 +1,4 @@
-"""``failbackctl lab up|status|down``: a whole failback site on this machine, to try failback before touching a real one.
+"""``failbackctl lab up|status|down``: a whole failback site on this machine, to try failback on before a real one.
 
 The only product module that imports the lab tooling (``lab.world``), and only inside the handlers, so failbackctl
 works without it. ``--dir`` (default ``$FAILBACK_LAB_DIR``, else ``~/.local/state/failback/lab``) holds everything

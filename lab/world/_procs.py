@@ -126,8 +126,7 @@ class Starting:
         def line() -> str | None:
             if self._popen.poll() is not None:
                 raise LabStartError(
-                    f"{self.proc.name} exited with status {self._popen.returncode} before serving: "
-                    f"{self.log_tail()}",
+                    f"{self.proc.name} exited with status {self._popen.returncode} before serving: {self.log_tail()}",
                     remedy=f"read {self.proc.log}",
                 )
             text = path.read_text() if path.exists() else ""

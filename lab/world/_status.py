@@ -40,6 +40,9 @@ from lab.world.errors import LabError, LabNotFound
 __all__ = ["SCHEMA", "status"]
 
 SCHEMA = 1
+_AZURE_KEYS = (
+    "base_url", "ca_file", "subscription_id", "resource_group", "vault", "tenant_id", "client_id", "secret_file",
+)  # fmt: skip
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -77,22 +80,22 @@ def status(layout: Layout) -> dict[str, Any]:
     live = _simulator_vms(record)
     urls = {record.vcenter["datastore"]["name"]: Path(record.vcenter["datastore"]["path"])} if live else {}
     owners: dict[str, tuple[str, Any]] = {}
-    for vm in (live or {}).values():
-        for disk in vm.disks:
-            owners[disk.uuid.lower()] = (vm.name, disk)
+    for facts in (live or {}).values():
+        for live_disk in facts.disks:
+            owners[live_disk.uuid.lower()] = (facts.name, live_disk)
     azure_state = _json(layout.azure / "state.json")
     vms = []
     for vm in record.vms:
         name = vm["name"]
-        facts = (live or {}).get(name)
+        now = (live or {}).get(name)
         onprem_disks = []
         for disk in vm["disks"]:
-            owner, live_disk = owners.get(disk["disk_id"].lower(), (None, None))
+            owner, where = owners.get(disk["disk_id"].lower(), (None, None))
             onprem_disks.append(
                 {
                     "disk_id": disk["disk_id"],
-                    "vmdk": live_disk.file_name if live_disk else disk["file_name"],
-                    "path": str(extent_path(live_disk.file_name, urls)) if live_disk else disk["onprem_file"],
+                    "vmdk": where.file_name if where else disk["file_name"],
+                    "path": str(extent_path(where.file_name, urls)) if where else disk["onprem_file"],
                     "size_bytes": disk["size_bytes"],
                     "attached_to": owner,
                 }
@@ -110,7 +113,7 @@ def status(layout: Layout) -> dict[str, Any]:
                 },
                 "onprem": {
                     "instance_uuid": vm["instance_uuid"],
-                    "power_state": facts.power_state if facts else None,
+                    "power_state": now.power_state if now else None,
                     "disks": onprem_disks,
                 },
                 "bookmarks": _json_lines(layout.bookmarks(name)),
@@ -125,13 +128,7 @@ def status(layout: Layout) -> dict[str, Any]:
         "processes": [{k: p[k] for k in ("name", "pid", "running", "log")} for p in procs],
         "endpoints": {
             "vcenter": {k: record.vcenter.get(k) for k in ("url", "username", "ca_file", "password_file")},
-            "azure": {
-                k: record.azure.get(k)
-                for k in (
-                    "base_url", "ca_file", "subscription_id", "resource_group", "vault", "tenant_id", "client_id",
-                    "secret_file",
-                )
-            },  # fmt: skip
+            "azure": {k: record.azure.get(k) for k in _AZURE_KEYS},
             "controller": {k: record.controller.get(k) for k in ("api", "registration")},
             "agents": {
                 name: {k: agent[k] for k in ("role", "address", "config")} for name, agent in record.agents.items()

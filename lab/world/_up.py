@@ -168,7 +168,7 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
 
 def _fill(path: Path, size: int, *, seed: int) -> None:
     """A source disk: ``_FILLED`` of its MiB chunks hold data (half random, half pattern), the rest is zero."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - disk contents, not secrets
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
         out.truncate(size)
