@@ -5,7 +5,8 @@ works without it. ``--dir`` (default ``$FAILBACK_LAB_DIR``, else ``~/.local/stat
 the lab makes; ``lab down`` removes it.
 
 JSON: ``lab up`` and ``lab status`` print the status document documented in ``lab/world/_status.py`` (schema 1);
-``lab down`` prints ``{"dir": str, "stopped": [process name, ...]}``.
+``lab down`` prints ``{"dir": str, "stopped": [process name, ...]}``. ``lab status`` exits 1 when a process of the lab
+is not running (``"state": "degraded"``), 0 when the lab is up.
 """
 
 from __future__ import annotations
