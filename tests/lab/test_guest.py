@@ -24,7 +24,8 @@ def test_names_are_handed_out_lowest_first_past_sdz(tmp_path: Path):
         name = guest.free_name()
         guest.add_disk(name, 0, unit, uuid=f"6000C29a-1b2c-3d4e-5f60-7182{unit:08x}", size_bytes=4096, backing=backing)
         names.append(name)
-    assert names[:2] == ["sda", "sdb"] and names[25:] == ["sdz", "sdaa", "sdab"]
+    assert names[:2] == ["sda", "sdb"]
+    assert names[25:] == ["sdz", "sdaa", "sdab"]
     guest.remove_disk("sdb")
     assert guest.free_name() == "sdb"
 
