@@ -309,6 +309,12 @@ class DiskStore:
             self._grants[container] = (grant, image)
         return f"{base_url}/{self.account}/{container}/abcd?sv={_SAS_VERSION}&sr=b&si={identifier}&sig={signature}"
 
+    def expire(self, image: Image) -> None:
+        """End every grant of ``image`` now, as if its SAS had run out (the holder still has the URL)."""
+        with self._lock:
+            for grant in image.grants:
+                grant.expires = self.clock()
+
     def revoke(self, image: Image) -> None:
         with self._lock:
             for grant in image.grants:
