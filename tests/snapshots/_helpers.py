@@ -142,8 +142,8 @@ def image_for(lab: LocalAzure, bookmark: Bookmark, disk: ManagedDisk) -> Image:
 class Replica:
     """One pair end to end: source -> PairSender (backlog, encoder, window) -> FileReceiver on ``target``.
 
-    Every batch is delivered and (unless ``ack`` is false) acknowledged at once; at every point bookmark the target's digest is compared with
-    the lab's image of that point (``verified`` lists the bookmarks that matched)."""
+    Every batch is delivered and (unless ``ack`` is false) acknowledged at once; at every point bookmark the
+    target's digest is compared with the lab's image of that point (``verified`` lists the bookmarks that matched)."""
 
     def __init__(
         self,

@@ -48,7 +48,8 @@ def test_first_cycle_reads_only_the_allocated_ranges_and_the_target_equals_the_s
     assert (bookmark.kind, bookmark.tag, bookmark.group) == (BookmarkKind.CRASH, "azure-incremental-snapshot", None)
     assert blocks_of(rep.blocks[0]) == allocated
     stats = source.last_cycle
-    assert stats is not None and stats.mode == "full-empty"
+    assert stats is not None
+    assert stats.mode == "full-empty"
     assert stats.read.data_bytes == len(allocated) * BLOCK_SIZE == lab.blob_traffic.data_bytes
     assert not any("x-ms-previous-snapshot-url" in r.headers for r in lab.requests)
 
@@ -74,7 +75,8 @@ def test_first_cycle_onto_an_unknown_target_writes_zeros_where_the_snapshot_has_
     rep.pump()
     assert len(rep.verified) == 1  # the digest check passed: the stale bytes are gone
     stats = source.last_cycle
-    assert stats is not None and stats.mode == "full"
+    assert stats is not None
+    assert stats.mode == "full"
     assert stats.read.data_bytes < DISK_SIZE // 4  # the zeros were sent without reading them
 
 
@@ -96,7 +98,8 @@ def test_an_incremental_cycle_sends_exactly_the_blocks_the_guest_changed(
     assert len(rep.verified) == 2
     assert blocks_of(rep.blocks[1]) == read | zero
     stats = source.last_cycle
-    assert stats is not None and stats.mode == "diff"
+    assert stats is not None
+    assert stats.mode == "diff"
     assert stats.read.data_bytes == len(read) * BLOCK_SIZE
     assert stats.zero_bytes == len(zero) * BLOCK_SIZE
     (diff,) = [r for r in lab.requests if r.param("comp") == "pagelist"]

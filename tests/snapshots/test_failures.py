@@ -89,7 +89,7 @@ def test_a_snapshot_deleted_during_its_cycle_is_replaced_and_the_target_converge
     tmp_path: Path, lab: LocalAzure, clock: SimClock, os_disk: ManagedDisk, make_group: GroupFactory
 ) -> None:
     tripwire = Tripwire()
-    guest, source, rep = setup(tmp_path, lab, os_disk, make_group, limiter=tripwire)
+    _guest, source, rep = setup(tmp_path, lab, os_disk, make_group, limiter=tripwire)
     deleted: list[str] = []
 
     def delete_current() -> None:
@@ -116,17 +116,19 @@ def test_a_deleted_base_turns_the_next_cycle_into_a_hash_resync(
     rep.pump()
     assert len(rep.verified) == 2
     stats = source.last_cycle
-    assert stats is not None and stats.mode == "scan"
+    assert stats is not None
+    assert stats.mode == "scan"
     assert blocks_of(rep.blocks[1]) <= read | zero  # only blocks that differ from the target crossed the wire
     image = lab.disks.snapshot("rg-dr", current_image(lab, source))
-    assert image is not None and stats.read.data_bytes == image.allocated.total  # unallocated parts are not read
+    assert image is not None
+    assert stats.read.data_bytes == image.allocated.total
 
 
 def test_a_sas_refused_mid_read_is_renewed_and_the_cycle_completes(
     tmp_path: Path, lab: LocalAzure, clock: SimClock, os_disk: ManagedDisk, make_group: GroupFactory
 ) -> None:
     tripwire = Tripwire()
-    guest, source, rep = setup(tmp_path, lab, os_disk, make_group, limiter=tripwire)
+    _guest, source, rep = setup(tmp_path, lab, os_disk, make_group, limiter=tripwire)
     expired: list[str] = []
 
     def expire() -> None:
@@ -138,9 +140,11 @@ def test_a_sas_refused_mid_read_is_renewed_and_the_cycle_completes(
     tripwire.arm(5, expire)
     clock.advance(INTERVAL)
     rep.pump()
-    assert expired and len(rep.verified) == 2
+    assert expired
+    assert len(rep.verified) == 2
     stats = source.last_cycle
-    assert stats is not None and stats.read.renewals >= 1
+    assert stats is not None
+    assert stats.read.renewals >= 1
     assert grants_of(lab, expired[0]) == 2
 
 
@@ -149,7 +153,7 @@ def test_a_grant_about_to_run_out_is_renewed_before_it_is_used(
 ) -> None:
     policy = SnapshotPolicy(read_threads=1, sas_seconds=300)
     tripwire = Tripwire()
-    guest, source, rep = setup(tmp_path, lab, os_disk, make_group, policy=policy, limiter=tripwire)
+    _guest, source, rep = setup(tmp_path, lab, os_disk, make_group, policy=policy, limiter=tripwire)
     moved: list[bool] = []
 
     def later() -> None:
@@ -159,9 +163,11 @@ def test_a_grant_about_to_run_out_is_renewed_before_it_is_used(
     tripwire.arm(5, later)
     clock.advance(INTERVAL)
     rep.pump()
-    assert moved and len(rep.verified) == 2
+    assert moved
+    assert len(rep.verified) == 2
     stats = source.last_cycle
-    assert stats is not None and stats.read.renewals == 0  # renewed before use, never refused
+    assert stats is not None
+    assert stats.read.renewals == 0
     assert grants_of(lab, current_image(lab, source)) == 2
 
 
@@ -176,7 +182,7 @@ def test_throttled_blob_requests_wait_out_retry_after_then_succeed(
     code: str,
 ) -> None:
     tripwire = Tripwire()
-    guest, source, rep = setup(tmp_path, lab, os_disk, make_group, limiter=tripwire)
+    guest, _source, rep = setup(tmp_path, lab, os_disk, make_group, limiter=tripwire)
     read, zero = expected_blocks(guest.mark())
     lab.inject(Fault(path=r"/abcd$", method="GET", status=status, code=code, retry_after=7, times=2))
     tripwire.arm(
@@ -264,7 +270,7 @@ def test_start_deletes_this_groups_leftovers_by_tag_and_nothing_else(
 def test_retire_deletes_every_point_of_the_group(
     tmp_path: Path, lab: LocalAzure, clock: SimClock, os_disk: ManagedDisk, make_group: GroupFactory
 ) -> None:
-    guest, source, rep = setup(tmp_path, lab, os_disk, make_group)
+    _guest, source, rep = setup(tmp_path, lab, os_disk, make_group)
     clock.advance(INTERVAL)
     rep.pump()
     assert lab.disks.snapshots
