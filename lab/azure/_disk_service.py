@@ -266,6 +266,7 @@ class DiskService:
         on_success: Callable[[], None],
         result: Callable[[], Any],
         on_failure: Callable[[str, str], None] | None = None,
+        accepted: tuple[int, Any] = (202, None),
     ) -> Response:
         op_id = self.ops.new_id()
         base = f"{request.base_url}/subscriptions/{self.estate.subscription_id}/providers/Microsoft.Compute/locations"
@@ -277,6 +278,7 @@ class DiskService:
             on_success=on_success,
             on_failure=on_failure or (lambda code, message: None),
             result=result,
+            accepted=accepted,
         )
 
     # -- disks and snapshots -----------------------------------------------------------------------------------
@@ -432,7 +434,8 @@ class DiskService:
     def _put_point(self, request: Request, sub: str, rg: str, collection: str, point: str) -> Response:
         found = self._collection(request, sub, rg, collection)
         if point.lower() in found.points:
-            return Response(200, self._point_body(found, found.points[point.lower()]))
+            # Restore points are immutable; a repeated create (a lost answer retried) returns the existing one.
+            return Response(201, self._point_body(found, found.points[point.lower()]))
         body = request.body if isinstance(request.body, dict) else {}
         props = body.get("properties") or {}
         mode = str(props.get("consistencyMode") or "ApplicationConsistent")
@@ -464,12 +467,16 @@ class DiskService:
             self._creating.discard(vm)
             self._drop_point(found, created)
 
+        creating = self._point_body(found, created)
+        creating["properties"]["provisioningState"] = "Creating"
+        # Azure answers a restore point PUT with 201 (the SDK accepts nothing else), then runs it asynchronously.
         return self._operation(
             request,
             found.location,
             on_success=lambda: self._creating.discard(vm),
             on_failure=failed,
             result=lambda: self._point_body(found, created),
+            accepted=(201, creating),
         )
 
     def _drop_point(self, collection: RestorePointCollection, point: VmRestorePoint) -> None:

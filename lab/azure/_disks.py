@@ -154,6 +154,7 @@ class Image:
     incremental: bool = True
     grants: list[Grant] = field(default_factory=list)
     deleted: bool = False
+    order: int = 0  # taken after every image with a smaller order
     etag: str = field(default_factory=lambda: f'"0x{secrets.token_hex(8).upper()}"')
 
 
@@ -191,6 +192,7 @@ class DiskStore:
         self._grants: dict[str, tuple[Grant, Image]] = {}
         self._key = secrets.token_bytes(32)
         self._lock = threading.RLock()
+        self._taken = 0
         root.mkdir(parents=True, exist_ok=True)
 
     # -- disks -------------------------------------------------------------------------------------------------
@@ -243,6 +245,9 @@ class DiskStore:
     ) -> Image:
         """Copy ``disk`` as it is now (writes through the disk's methods wait for the copy)."""
         path = self.root / f"{kind}-{uuid.uuid4().hex}.img"
+        with self._lock:
+            self._taken += 1
+            order = self._taken
         with disk.lock:
             _sparse_copy(disk.path, path, disk.size)
             return Image(
@@ -257,6 +262,7 @@ class DiskStore:
                 self.clock(),
                 dict(tags or {}),
                 incremental,
+                order=order,
             )
 
     def add_snapshot(self, image: Image) -> None:
@@ -382,7 +388,7 @@ class DiskStore:
             raise StorageError(
                 409, "PreviousSnapshotOperationNotSupported", "Page range diffs need incremental snapshots."
             )
-        if previous.generation > image.generation:
+        if previous.order > image.order:
             raise StorageError(400, "PreviousSnapshotCannotBeNewer", "The previous snapshot is newer than the target.")
         if previous.size != image.size:
             raise StorageError(
