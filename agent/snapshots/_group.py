@@ -371,7 +371,7 @@ class SnapshotGroup:
         newest = max(self._state.points, default=0)
         if newest > after and pair in self._state.points[newest].images:
             return self._state.points[newest]
-        if not force and self.clock() < self.next_due():
+        if not force and self._state.points and self.clock() < self.next_due():
             return None
         if len(self._state.points) >= self.policy.max_points:
             self._collect()

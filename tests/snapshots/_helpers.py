@@ -5,6 +5,7 @@ path (PairSender, backlog, encoder) into the dataplane test receiver."""
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import time
 from collections.abc import Callable
@@ -200,6 +201,64 @@ class Replica:
             self.sender.acknowledge(self.receiver.watermark)
         if self.on_batch is not None:
             self.on_batch(len(self.receiver.batches))
+
+    def pump(self) -> int:
+        return self.sender.pump(self)
+
+    def close(self) -> None:
+        self.encoder.close()
+        self.backlog.close()
+
+
+class DurablePair:
+    """Pair ``p1`` whose receiver survives its process: the target file, and the receiver's watermark in a file
+    replaced atomically after every batch, under ``work``; the backlog and the source's state are durable too.
+    :meth:`send` delivers and acknowledges; ``bookmarks`` are the point bookmarks received by this process."""
+
+    def __init__(self, work: Path, source: ChangeSource, size: int, *, on_acknowledged: Callable[[int], None]) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.target = work / "target"
+        if not self.target.exists():
+            with open(self.target, "wb") as handle:
+                handle.truncate(size)
+        self._mark = work / "watermark"
+        self.receiver = FileReceiver(self.target, size)
+        self.receiver.watermark = int(self._mark.read_text()) if self._mark.exists() else 0
+        self.backlog = Backlog(work / "backlog", pair="p1", generation=1, segment_bytes=1 << 20)
+        self.encoder = BatchEncoder(threads=1)
+        self.bookmarks: list[Bookmark] = []
+        self.sender = PairSender(
+            "p1",
+            source=source,
+            backlog=self.backlog,
+            encoder=self.encoder,
+            window=InflightWindow(max_bytes=64 << 20, max_batches=256),
+            progress=ProgressRecorder("p1", 1),
+            on_acknowledged=on_acknowledged,
+            batch_bytes=256 << 10,
+            timeout=30.0,
+        )
+        self.sender.connect(self.receiver.watermark, self)
+
+    def deliver(self, batch: EncodedBatch) -> None:
+        before = len(self.receiver.batches)
+        self.receiver.receive(batch)
+        tmp = self._mark.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            handle.write(str(self.receiver.watermark))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self._mark)
+        for decoded in self.receiver.batches[before:]:
+            self.bookmarks += [
+                e
+                for e in decoded.entries
+                if isinstance(e, Bookmark) and e.kind in (BookmarkKind.CRASH, BookmarkKind.APP)
+            ]
+
+    def send(self, batch: EncodedBatch) -> None:
+        self.deliver(batch)
+        self.sender.acknowledge(self.receiver.watermark)
 
     def pump(self) -> int:
         return self.sender.pump(self)
