@@ -164,6 +164,10 @@ class SnapshotGroup:
 
     @property
     def vm(self) -> VmInfo:
+        return self._load_vm()
+
+    def _load_vm(self) -> VmInfo:
+        """The VM and its disks, read once; every pair's disk must be one of them (:class:`UnknownDisk`)."""
         if self._vm is None:
             vm = self.azure.vm(self.vm_resource_group, self.vm_name)
             for disk_id in self.pairs.values():
@@ -177,38 +181,55 @@ class SnapshotGroup:
         """Check the VM's disks, delete every image of this group that the state does not know (left by a crash),
         forget recorded images Azure no longer has, and delete the points no pair needs. Idempotent."""
         with self._lock:
-            deleted: list[str] = []
-            missing: list[str] = []
-            self.vm  # noqa: B018 - reads the VM and checks every pair's disk before anything is deleted
-            known = {(i.kind, i.name.lower()) for p in self._state.points.values() for i in p.images.values()}
-            present = {n.lower() for n in self.azure.tagged_snapshots(self.resource_group, TAG_GROUP, self.group)}
-            for name in sorted(present - {n for k, n in known if k == "snapshot"}):
-                self.azure.revoke(ImageRef("snapshot", self.resource_group, name))
-                self.azure.delete_snapshot(self.resource_group, name)
-                deleted.append(f"snapshot {name}")
-            points = {n.lower() for n in self.azure.restore_points(self.resource_group, self.collection)}
-            recorded = {p.restore_point[2].lower() for p in self._state.points.values() if p.restore_point}
-            for name in sorted(points - recorded):
-                self._delete_restore_point(name)
-                deleted.append(f"restore point {name}")
-            for seq, point in sorted(self._state.points.items()):
-                if point.restore_point is not None:
-                    if point.restore_point[2].lower() not in points:
-                        missing.append(point.name)
-                        del self._state.points[seq]
-                    continue
-                for pair, image in list(point.images.items()):
-                    if image.name.lower() not in present:
-                        missing.append(str(image))
-                        del point.images[pair]
-                if not point.images:
-                    del self._state.points[seq]
+            self._load_vm()  # a pair naming a disk the VM lacks stops here, before anything is deleted
+            deleted, present, points = self._delete_orphans()
+            missing = self._forget_missing(present, points)
             deleted += self._collect()
             self._state.save()
             self._started = True
             if deleted or missing:
                 _log.info("group %s: deleted %s; gone from Azure: %s", self.group, deleted, missing)
             return Cleanup(tuple(deleted), tuple(missing))
+
+    def _delete_orphans(self) -> tuple[list[str], set[str], set[str]]:
+        """Delete the group's tagged snapshots and its restore points that the state does not record; returns what
+        was deleted and the snapshot and restore point names still in Azure. Each kind is looked for when the
+        policy uses it or the state holds one (the identity may hold only its mode's actions)."""
+        deleted: list[str] = []
+        restore_mode = self.policy.mode is not PointMode.SNAPSHOTS
+        recorded = {p.restore_point[2].lower() for p in self._state.points.values() if p.restore_point}
+        known = {i.name.lower() for p in self._state.points.values() if not p.restore_point for i in p.images.values()}
+        present: set[str] = set()
+        if not restore_mode or known:
+            present = {n.lower() for n in self.azure.tagged_snapshots(self.resource_group, TAG_GROUP, self.group)}
+            for name in sorted(present - known):
+                self.azure.revoke(ImageRef("snapshot", self.resource_group, name))
+                self.azure.delete_snapshot(self.resource_group, name)
+                deleted.append(f"snapshot {name}")
+        points: set[str] = set()
+        if restore_mode or recorded:
+            points = {n.lower() for n in self.azure.restore_points(self.resource_group, self.collection)}
+            for name in sorted(points - recorded):
+                self._delete_restore_point(name)
+                deleted.append(f"restore point {name}")
+        return deleted, present & known, points & recorded
+
+    def _forget_missing(self, snapshots: set[str], restore_points: set[str]) -> list[str]:
+        """Drop from the state the images Azure no longer has (deleted behind our back while we were down)."""
+        missing: list[str] = []
+        for seq, point in sorted(self._state.points.items()):
+            if point.restore_point is not None:
+                if point.restore_point[2].lower() not in restore_points:
+                    missing.append(point.name)
+                    del self._state.points[seq]
+                continue
+            for pair, image in list(point.images.items()):
+                if image.name.lower() not in snapshots:
+                    missing.append(str(image))
+                    del point.images[pair]
+            if not point.images:
+                del self._state.points[seq]
+        return missing
 
     def _delete_restore_point(self, name: str) -> None:
         for image in self.azure.restore_point_images(self.resource_group, self.collection, name):

@@ -39,19 +39,21 @@ REQUIRED_ACTIONS: tuple[RequiredAction, ...] = (
     RequiredAction("Microsoft.Compute/virtualMachines/read", "find the VM's managed disks", _ALL, "vm"),
     RequiredAction("Microsoft.Compute/disks/read", "read each disk's exact size", _ALL, "disks"),
     RequiredAction(
-        "Microsoft.Compute/snapshots/read", "follow snapshot creation; find orphans by tag", _ALL, "snapshots"
+        "Microsoft.Compute/snapshots/read", "follow snapshot creation; find orphans by tag", _SNAPSHOTS, "snapshots"
     ),
     RequiredAction("Microsoft.Compute/snapshots/write", "take tagged incremental snapshots", _SNAPSHOTS, "snapshots"),
     RequiredAction(
-        "Microsoft.Compute/snapshots/delete", "delete acknowledged and orphaned snapshots", _ALL, "snapshots"
+        "Microsoft.Compute/snapshots/delete", "delete acknowledged and orphaned snapshots", _SNAPSHOTS, "snapshots"
     ),
     RequiredAction(
         "Microsoft.Compute/snapshots/beginGetAccess/action", "get a read SAS for a snapshot", _SNAPSHOTS, "snapshots"
     ),
     RequiredAction(
-        "Microsoft.Compute/snapshots/endGetAccess/action", "revoke a snapshot's read SAS", _ALL, "snapshots"
+        "Microsoft.Compute/snapshots/endGetAccess/action", "revoke a snapshot's read SAS", _SNAPSHOTS, "snapshots"
     ),
-    RequiredAction("Microsoft.Compute/restorePointCollections/read", "find orphaned restore points", _ALL, "snapshots"),
+    RequiredAction(
+        "Microsoft.Compute/restorePointCollections/read", "find orphaned restore points", _RESTORE_POINTS, "snapshots"
+    ),
     RequiredAction(
         "Microsoft.Compute/restorePointCollections/write",
         "create the VM's restore point collection",
@@ -61,7 +63,7 @@ REQUIRED_ACTIONS: tuple[RequiredAction, ...] = (
     RequiredAction(
         "Microsoft.Compute/restorePointCollections/restorePoints/read",
         "read a restore point's disk restore points",
-        _ALL,
+        _RESTORE_POINTS,
         "snapshots",
     ),
     RequiredAction(
@@ -73,7 +75,7 @@ REQUIRED_ACTIONS: tuple[RequiredAction, ...] = (
     RequiredAction(
         "Microsoft.Compute/restorePointCollections/restorePoints/delete",
         "delete acknowledged and orphaned restore points",
-        _ALL,
+        _RESTORE_POINTS,
         "snapshots",
     ),
     RequiredAction(
@@ -85,14 +87,15 @@ REQUIRED_ACTIONS: tuple[RequiredAction, ...] = (
     RequiredAction(
         "Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints/endGetAccess/action",
         "revoke a disk restore point's read SAS",
-        _ALL,
+        _RESTORE_POINTS,
         "snapshots",
     ),
 )
 
 
 def required_actions(mode: PointMode = PointMode.SNAPSHOTS) -> tuple[RequiredAction, ...]:
-    """The actions ``mode`` needs (cleanup of the other mode's leftovers included)."""
+    """The actions ``mode`` needs. Changing a group's mode needs the old mode's actions too, until the points
+    taken in the old mode are gone."""
     return tuple(a for a in REQUIRED_ACTIONS if mode in a.modes)
 
 
