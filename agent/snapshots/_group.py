@@ -251,7 +251,7 @@ class SnapshotGroup:
         return refs
 
     def _collect(self) -> list[str]:
-        """Revoke and delete the points no pair needs (the caller saves the state)."""
+        """Revoke and delete the points no pair needs; the state forgets each one as soon as it is gone."""
         deleted: list[str] = []
         for seq in sorted(set(self._state.points) - self._referenced()):
             point = self._state.points[seq]
@@ -259,6 +259,7 @@ class SnapshotGroup:
             for pair in point.images:
                 self._grants.pop((seq, pair), None)
             del self._state.points[seq]
+            self._state.save()
             deleted.append(point.name)
         return deleted
 
@@ -272,12 +273,10 @@ class SnapshotGroup:
             self.azure.delete_snapshot(image.resource_group, image.name)
 
     def tidy(self) -> list[str]:
-        """Delete the points no pair needs any more (after acknowledgements); returns their names."""
+        """Delete the points no pair needs any more (after acknowledgements; a cycle's start does it too); returns
+        their names."""
         with self._lock:
-            deleted = self._collect()
-            if deleted:
-                self._state.save()
-            return deleted
+            return self._collect()
 
     def retire(self) -> list[str]:
         """Delete every point of the group (the VM is no longer protected) and forget every pair."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.dataplane import BLOCK_SIZE, BandwidthLimiter, BookmarkKind
+from agent.dataplane import BLOCK_SIZE, BandwidthLimiter, BookmarkKind, DiskHasher
 from agent.snapshots import SnapshotPolicy, SnapshotSource
 from lab.azure import LocalAzure
 from lab.azure._disks import ManagedDisk
@@ -197,3 +197,34 @@ def test_the_achieved_rpo_is_the_age_of_the_acknowledged_point(
     assert source.rpo() == pytest.approx(0)
     # Just before the second point landed, the first one was INTERVAL old: the worst RPO so far.
     assert source.worst_rpo() == pytest.approx(second - first)
+
+
+def test_failback_onto_an_older_copy_sends_only_what_differs_and_reads_only_allocated_data(
+    tmp_path: Path, lab: LocalAzure, os_disk: ManagedDisk, make_group: GroupFactory
+) -> None:
+    guest = Guest(os_disk, seed=8)
+    guest.scribble(60, align=BLOCK_SIZE)
+    target = tmp_path / "original-vm-disk"
+    target.write_bytes(os_disk.path.read_bytes())  # the original VM's disk, as it was at failover
+    guest.mark()
+    guest.scribble(20, align=BLOCK_SIZE, trims=0.2)  # what the failed-over VM wrote since
+    read, zero = expected_blocks(guest.mark())
+    group = make_group({"p1": os_disk})
+    source = SnapshotSource(group, "p1", remote=DiskHasher(target))
+    rep = Replica(
+        tmp_path,
+        source,
+        pair="p1",
+        size=DISK_SIZE,
+        lab=lab,
+        disk=os_disk,
+        on_acknowledged=source.acknowledged,
+        target=target,
+    )
+    rep.pump()
+    assert len(rep.verified) == 1
+    stats = source.last_cycle
+    assert stats is not None
+    assert stats.mode == "scan"
+    assert blocks_of(rep.blocks[0]) <= read | zero  # blocks the guest did not touch never cross the wire
+    assert stats.read.data_bytes == os_disk.allocated.total  # unallocated parts of the snapshot are not read
