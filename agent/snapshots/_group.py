@@ -425,6 +425,9 @@ class SnapshotGroup:
                     return self._record(pair, number + 1, point, None, can_scan, target_empty)
                 return Cycle(number, point, base, cycle.mode, position)
             if cycle is not None:
+                if not cycle.done:
+                    cycle.done = True  # the sender resumes after its bookmark: the bookmark is in the backlog
+                    self._state.save()
                 last = self._state.points.get(cycle.point)
                 base = last if last is not None and pair in last.images else None
                 ahead = record.cycles.get(number + 1)
@@ -497,25 +500,30 @@ class SnapshotGroup:
             return self._record(pair, cycle.number + 1, cycle.point, None, can_scan, target_empty)
 
     def acknowledged(self, pair: str, cursor: int) -> None:
-        """The master target made everything up to ``cursor`` durable; a cycle's bookmark acknowledged makes its
-        point the pair's acknowledged point (older points go at the next :meth:`tidy`)."""
+        """The master target made everything up to ``cursor`` durable. The newest cycle whose bookmark that covers
+        (the cursor's own cycle at its bookmark, or an earlier finished one: acknowledgements may skip batches)
+        becomes the pair's acknowledged point; older points go at the next :meth:`tidy`."""
         number, position = split_cursor(cursor)
-        if position != DONE:
-            return
         with self._lock:
             record = self._state.pair(pair)
-            cycle = record.cycles.get(number)
-            if cycle is None or number <= record.acked_cycle:
+            covered = [
+                n
+                for n, c in record.cycles.items()
+                if n > record.acked_cycle and ((n < number and c.done) or (n == number and position == DONE))
+            ]
+            if not covered:
                 return
+            acked = max(covered)
+            cycle = record.cycles[acked]
             point = self._state.points.get(cycle.point)
             now = self.clock()
             image_time = point.times.get(pair) if point is not None else None
             if record.acked_image_time is not None:
                 sample = now - record.acked_image_time
                 record.worst_rpo = sample if record.worst_rpo is None else max(record.worst_rpo, sample)
-            record.acked_cycle, record.acked_point = number, cycle.point
+            record.acked_cycle, record.acked_point = acked, cycle.point
             record.acked_image_time, record.acked_at = image_time, now
-            record.cycles = {n: c for n, c in record.cycles.items() if n >= number}
+            record.cycles = {n: c for n, c in record.cycles.items() if n >= acked}
             self._state.save()
 
     # -- reading -----------------------------------------------------------------------------------------------

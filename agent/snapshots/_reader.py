@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import collections
 import functools
+import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +42,27 @@ __all__ = ["BlobSession", "Grant", "ImageReader", "ReadStats"]
 #: Blob service version sent with ranged GETs (any version since 2019-07-07 serves managed-disk images).
 _BLOB_VERSION = "2021-08-06"
 _ZEROS = memoryview(bytes(4 << 20))
+
+
+_SIGNATURE = re.compile(r"(?i)(sig=)[^&\s\"']+")
+
+
+class _RedactSignatures(logging.Filter):
+    """Rewrites a log record so no SAS signature (``sig=...``) survives in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "sig=" in message.lower():
+            record.msg, record.args = _SIGNATURE.sub(r"\1REDACTED", message), None
+        return True
+
+
+def _redact_transport_logs() -> None:
+    """urllib3 logs every request line (with the SAS query) at DEBUG: a SAS URL is a read credential for a whole
+    disk image, so its signature is cut from those records whatever the process's logging configuration."""
+    pool = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactSignatures) for f in pool.filters):
+        pool.addFilter(_RedactSignatures())
 
 
 class Grant(Protocol):
@@ -73,6 +96,7 @@ class BlobSession:
     def __init__(self, config: AzureConfig, *, threads: int) -> None:
         self.config = config
         self.threads = threads
+        _redact_transport_logs()
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=threads)
         session.mount("https://", adapter)

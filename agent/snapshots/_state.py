@@ -43,11 +43,13 @@ class PointRecord:
 
 @dataclass
 class CycleRecord:
-    """A pair's cycle: it brings the target from point ``base`` (None: unknown content) to point ``point``."""
+    """A pair's cycle: it brings the target from point ``base`` (None: unknown content) to point ``point``.
+    ``done``: its bookmark is in the backlog (the sender resumed after it), so any later acknowledgement covers it."""
 
     point: int
     base: int | None
     mode: str
+    done: bool = False
 
 
 @dataclass
@@ -116,7 +118,9 @@ class GroupState:
         for name, pair in data["pairs"].items():
             self.pairs[str(name)] = PairRecord(
                 {
-                    int(c): CycleRecord(int(r["point"]), None if r["base"] is None else int(r["base"]), str(r["mode"]))
+                    int(c): CycleRecord(
+                        int(r["point"]), None if r["base"] is None else int(r["base"]), str(r["mode"]), bool(r["done"])
+                    )
                     for c, r in pair["cycles"].items()
                 },
                 int(pair["acked_cycle"]),
@@ -146,7 +150,8 @@ class GroupState:
             "pairs": {
                 name: {
                     "cycles": {
-                        str(c): {"point": r.point, "base": r.base, "mode": r.mode} for c, r in sorted(p.cycles.items())
+                        str(c): {"point": r.point, "base": r.base, "mode": r.mode, "done": r.done}
+                        for c, r in sorted(p.cycles.items())
                     },
                     "acked_cycle": p.acked_cycle,
                     "acked_point": p.acked_point,

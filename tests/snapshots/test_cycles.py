@@ -4,6 +4,7 @@ page lists, read pacing and the RPO report."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,61 @@ def test_failback_onto_an_older_copy_sends_only_what_differs_and_reads_only_allo
     assert stats.mode == "scan"
     assert blocks_of(rep.blocks[0]) <= read | zero  # blocks the guest did not touch never cross the wire
     assert stats.read.data_bytes == os_disk.allocated.total  # unallocated parts of the snapshot are not read
+
+
+def test_an_acknowledgement_past_a_bookmark_acknowledges_that_cycle(
+    tmp_path: Path, lab: LocalAzure, clock: SimClock, os_disk: ManagedDisk, make_group: GroupFactory
+) -> None:
+    guest = Guest(os_disk, seed=9)
+    group = make_group({"p1": os_disk})
+    source = SnapshotSource(group, "p1", target_empty=True)
+    rep = Replica(
+        tmp_path,
+        source,
+        pair="p1",
+        size=DISK_SIZE,
+        lab=lab,
+        disk=os_disk,
+        on_acknowledged=source.acknowledged,
+        ack=False,
+    )
+    first = clock()
+    rep.pump()  # cycle 1 delivered, its bookmark not acknowledged
+    assert source.rpo() is None
+    clock.advance(INTERVAL)
+    guest.scribble(60, align=BLOCK_SIZE)
+    acked: list[int] = []
+
+    def ack_mid_cycle(batches: int) -> None:
+        # The first acknowledgement covers a batch inside cycle 2: cycle 1's bookmark is before it.
+        if not acked and rep.blocks[-1]:
+            acked.append(rep.receiver.watermark)
+            rep.sender.acknowledge(rep.receiver.watermark)
+
+    rep.on_batch = ack_mid_cycle
+    rep.pump()
+    assert acked
+    assert source.rpo() == pytest.approx(clock() - first)
+
+
+def test_no_sas_signature_reaches_a_log_or_the_state_file(
+    tmp_path: Path,
+    lab: LocalAzure,
+    clock: SimClock,
+    os_disk: ManagedDisk,
+    make_group: GroupFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    guest = Guest(os_disk, seed=10)
+    group = make_group({"p1": os_disk})
+    source = SnapshotSource(group, "p1", target_empty=True)
+    rep = replica(tmp_path, lab, os_disk, source)
+    for _ in range(2):
+        guest.scribble(10)
+        rep.pump()
+        clock.advance(INTERVAL)
+    signatures = {r.param("sig") for r in lab.requests if r.param("sig")}
+    assert signatures
+    state = (tmp_path / "state" / "snapshots-vm1.json").read_text()
+    assert not any(sig in caplog.text or sig in state for sig in signatures if sig)
