@@ -22,7 +22,9 @@ This package never imports gRPC; errors are :mod:`agent.snapshots.errors`.
 
 from agent.snapshots._azure import AzureImages, ImageRef, VmDisk, VmInfo
 from agent.snapshots._config import MIN_INTERVAL, AzureConfig, PointMode, SnapshotPolicy
-from agent.snapshots._group import DONE, Cleanup, Cycle, SnapshotGroup, make_cursor, split_cursor
+from agent.snapshots._cursor import DONE, make_cursor, split_cursor
+from agent.snapshots._grant import ImageGrant
+from agent.snapshots._group import Cleanup, Cycle, SnapshotGroup
 from agent.snapshots._identity import ManagedIdentity, ServicePrincipal, make_credential
 from agent.snapshots._permissions import (
     REQUIRED_ACTIONS,
@@ -52,6 +54,7 @@ __all__ = [
     "CycleStats",
     "Grant",
     "GroupState",
+    "ImageGrant",
     "ImageReader",
     "ImageRef",
     "ManagedIdentity",

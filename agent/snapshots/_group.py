@@ -7,11 +7,7 @@ grants read access to its images, and deletes a point once no pair needs it any 
 pair's acknowledged point, the point or the base of a cycle not yet acknowledged, or the newest one (a lagging pair
 will use it next). Deleting always revokes access first.
 
-Cursor layout (one ``int`` per pair, as the backlog stores it)::
-
-    cursor = cycle << 36 | position       position: 4 KiB blocks sent of the cycle; DONE = 2**36 - 1 after its bookmark
-
-so cycle 0 position 0 (cursor 0) is a pair that never sent anything, and cursors only grow.
+A pair's cursor is its cycle and the blocks sent of it (:mod:`agent.snapshots._cursor`).
 
 Crash safety: a point's sequence number is made durable before the point is created, the point before a cycle
 uses it, and the cycle before any entry of it is yielded. A point Azure created that the state never recorded
@@ -33,32 +29,18 @@ from pathlib import Path
 from agent.dataplane import BandwidthLimiter, FileIO
 from agent.snapshots._azure import AzureImages, ImageRef, VmInfo
 from agent.snapshots._config import PointMode, SnapshotPolicy
+from agent.snapshots._cursor import DONE, split_cursor
+from agent.snapshots._grant import ImageGrant
 from agent.snapshots._reader import BlobSession, ImageReader, ReadStats
 from agent.snapshots._state import CycleRecord, GroupState, PointRecord
 from agent.snapshots.errors import InvalidConfig, SnapshotError
 
-__all__ = ["DONE", "Cleanup", "Cycle", "SnapshotGroup", "make_cursor", "split_cursor"]
+__all__ = ["TAG_GROUP", "TAG_PAIR", "TAG_POINT", "Cleanup", "Cycle", "SnapshotGroup"]
 
 _log = logging.getLogger(__name__)
 
-_POSITION_BITS = 36
-#: Position of a cycle's cursor after its bookmark.
-DONE = (1 << _POSITION_BITS) - 1
-_MAX_CYCLE = (1 << (63 - _POSITION_BITS)) - 1
 _GROUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 TAG_GROUP, TAG_PAIR, TAG_POINT = "failback-group", "failback-pair", "failback-point"
-
-
-def make_cursor(cycle: int, position: int) -> int:
-    if not 0 <= cycle <= _MAX_CYCLE or not 0 <= position <= DONE:
-        raise ValueError(f"cursor ({cycle}, {position}) is out of range")
-    return cycle << _POSITION_BITS | position
-
-
-def split_cursor(cursor: int) -> tuple[int, int]:
-    if not 0 <= cursor < 1 << 63:
-        raise ValueError(f"snapshot cursor {cursor} is out of range")
-    return cursor >> _POSITION_BITS, cursor & DONE
 
 
 @dataclass(frozen=True)
@@ -80,37 +62,6 @@ class Cleanup:
 
     deleted: tuple[str, ...]
     missing: tuple[str, ...]
-
-
-class _ImageGrant:
-    """An image's read SAS, granted on first use and renewed before it runs out or when the service refuses it."""
-
-    def __init__(self, azure: AzureImages, image: ImageRef, seconds: int, clock: Callable[[], float]) -> None:
-        self.image = image
-        self._azure = azure
-        self._seconds = seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._url: str | None = None
-        self._renew_at = 0.0
-
-    def url(self) -> str:
-        with self._lock:
-            if self._url is None or self._clock() >= self._renew_at:
-                return self._grant()
-            return self._url
-
-    def renew(self, stale: str) -> str:
-        with self._lock:
-            if self._url is None or self._url == stale:
-                return self._grant()
-            return self._url
-
-    def _grant(self) -> str:
-        started = self._clock()
-        self._url = self._azure.grant(self.image, self._seconds)
-        self._renew_at = started + self._seconds - min(300.0, self._seconds / 10)
-        return self._url
 
 
 def _short(text: str) -> str:
@@ -154,7 +105,7 @@ class SnapshotGroup:
         self.session = BlobSession(azure.config, threads=self.policy.read_threads)
         self._state = GroupState(Path(state_dir) / f"snapshots-{group}.json", group, io=io)
         self._lock = threading.RLock()
-        self._grants: dict[tuple[int, str], _ImageGrant] = {}
+        self._grants: dict[tuple[int, str], ImageGrant] = {}
         self._vm: VmInfo | None = None
         self._started = False
 
@@ -528,11 +479,11 @@ class SnapshotGroup:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
-    def grant(self, point: PointRecord, pair: str) -> _ImageGrant:
+    def grant(self, point: PointRecord, pair: str) -> ImageGrant:
         with self._lock:
             key = (point.seq, pair)
             if key not in self._grants:
-                self._grants[key] = _ImageGrant(self.azure, point.images[pair], self.policy.sas_seconds, self.clock)
+                self._grants[key] = ImageGrant(self.azure, point.images[pair], self.policy.sas_seconds, self.clock)
             return self._grants[key]
 
     def reader(

@@ -33,7 +33,8 @@ from agent.dataplane import (
     zero_digest,
 )
 from agent.snapshots._config import PointMode
-from agent.snapshots._group import DONE, Cycle, SnapshotGroup, make_cursor
+from agent.snapshots._cursor import DONE, make_cursor
+from agent.snapshots._group import Cycle, SnapshotGroup
 from agent.snapshots._ranges import PageRange, complement, plan_blocks
 from agent.snapshots._reader import ImageReader, ReadStats
 from agent.snapshots.errors import ImageGone, PreviousImageUnusable
