@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.azure._compute import COMPUTE_API_VERSION
+from lab.azure._disk_bodies import DiskBodies
 from lab.azure._disks import DiskStore, Image, ManagedDisk, RestorePointCollection, VmRestorePoint
 from lab.azure._estate import Estate
 from lab.azure._http import ArmError, Request, Response, Router
@@ -27,7 +28,6 @@ __all__ = ["DISK_API_VERSION", "DiskService"]
 #: api-version of the disk resource provider (disks, snapshots, disk restore points) in azure-mgmt-compute 39.
 DISK_API_VERSION = "2026-03-02"
 
-_GIB = 1 << 30
 _SNAPSHOTS_PER_WINDOW = 7
 _SNAPSHOT_WINDOW = datetime.timedelta(minutes=5)
 _SNAPSHOTS_PER_DISK = 500
@@ -66,6 +66,7 @@ class DiskService:
         self._created: dict[str, list[datetime.datetime]] = {}  # disk unique id -> snapshot creation times
         self._points_created: dict[tuple[str, str], datetime.datetime] = {}  # (vm, mode) -> last creation
         self._creating: set[str] = set()  # VMs with a restore point being created
+        self.bodies = DiskBodies(estate, store)
 
     def register(self, router: Router) -> None:
         router.add("GET", _DISK, self._get_disk)
@@ -85,144 +86,6 @@ class DiskService:
         router.add("GET", _DISK_POINT, self._get_disk_point)
         router.add("POST", _DISK_POINT + r"/beginGetAccess", self._grant_disk_point)
         router.add("POST", _DISK_POINT + r"/endGetAccess", self._revoke_disk_point)
-
-    # -- ids and bodies ----------------------------------------------------------------------------------------
-
-    def _scope(self, rg: str) -> str:
-        return f"/subscriptions/{self.estate.subscription_id}/resourceGroups/{rg}/providers/Microsoft.Compute"
-
-    def disk_id(self, disk: ManagedDisk) -> str:
-        return f"{self._scope(disk.resource_group)}/disks/{disk.name}"
-
-    def vm_id(self, rg: str, vm: str) -> str:
-        return f"{self._scope(rg)}/virtualMachines/{vm}"
-
-    def storage_profile(self, vm: str) -> Json | None:
-        """The ``storageProfile`` of a VM's GET, from the disks attached to it (None when it has none)."""
-        disks = self.store.vm_disks(vm)
-        if not disks:
-            return None
-        profile: Json = {"dataDisks": []}
-        for disk in disks:
-            entry: Json = {
-                "name": disk.name,
-                "diskSizeGB": -(-disk.size // _GIB),
-                "managedDisk": {"id": self.disk_id(disk), "storageAccountType": "Premium_LRS"},
-            }
-            if disk.lun is None:
-                profile["osDisk"] = entry | {"osType": "Windows", "createOption": "FromImage", "caching": "ReadWrite"}
-            else:
-                profile["dataDisks"].append(entry | {"lun": disk.lun, "createOption": "Attach", "caching": "None"})
-        return profile
-
-    def _disk_body(self, disk: ManagedDisk) -> Json:
-        return {
-            "id": self.disk_id(disk),
-            "name": disk.name,
-            "type": "Microsoft.Compute/disks",
-            "location": disk.location,
-            "managedBy": self.vm_id(disk.resource_group, disk.vm) if disk.vm else None,
-            "properties": {
-                "creationData": {"createOption": "Empty"},
-                "diskSizeGB": -(-disk.size // _GIB),
-                "diskSizeBytes": disk.size,
-                "uniqueId": disk.unique_id,
-                "provisioningState": "Succeeded",
-                "diskState": "Attached" if disk.vm else "Unattached",
-            },
-        }
-
-    def _image_state(self, image: Image) -> str:
-        return "ActiveSAS" if image.grants else "Unattached"
-
-    def snapshot_body(self, image: Image) -> Json:
-        return {
-            "id": f"{self._scope(image.resource_group)}/snapshots/{image.name}",
-            "name": image.name,
-            "type": "Microsoft.Compute/snapshots",
-            "location": image.disk.location,
-            "tags": dict(image.tags),
-            "sku": {"name": "Standard_ZRS", "tier": "Standard"},
-            "properties": {
-                "creationData": {
-                    "createOption": "Copy",
-                    "sourceResourceId": self.disk_id(image.disk),
-                    "sourceUniqueId": image.disk.unique_id,
-                },
-                "diskSizeGB": -(-image.size // _GIB),
-                "diskSizeBytes": image.size,
-                "timeCreated": rfc3339(image.created),
-                "provisioningState": "Succeeded",
-                "incremental": image.incremental,
-                "incrementalSnapshotFamilyId": image.disk.unique_id,
-                "diskState": self._image_state(image),
-                "uniqueId": str(uuid.uuid5(uuid.NAMESPACE_URL, str(image.path))),
-                "completionPercent": 100.0,
-            },
-        }
-
-    def _collection_body(self, collection: RestorePointCollection, *, expand: bool) -> Json:
-        body: Json = {
-            "id": f"{self._scope(collection.resource_group)}/restorePointCollections/{collection.name}",
-            "name": collection.name,
-            "type": "Microsoft.Compute/restorePointCollections",
-            "location": collection.location,
-            "tags": dict(collection.tags),
-            "properties": {
-                "source": {"id": collection.source_vm, "location": collection.location},
-                "provisioningState": "Succeeded",
-                "restorePointCollectionId": str(uuid.uuid5(uuid.NAMESPACE_URL, collection.name)),
-            },
-        }
-        if expand:
-            body["properties"]["restorePoints"] = [self._point_body(collection, p) for p in collection.points.values()]
-        return body
-
-    def _point_body(self, collection: RestorePointCollection, point: VmRestorePoint) -> Json:
-        point_id = f"{self._scope(collection.resource_group)}/restorePointCollections/{collection.name}"
-        point_id += f"/restorePoints/{point.name}"
-        profile: Json = {"dataDisks": []}
-        for image in point.disks:
-            entry: Json = {
-                "name": image.disk.name,
-                "diskSizeGB": -(-image.size // _GIB),
-                "managedDisk": {"id": self.disk_id(image.disk)},
-                "diskRestorePoint": {"id": f"{point_id}/diskRestorePoints/{image.name}"},
-            }
-            if image.disk.lun is None:
-                profile["osDisk"] = entry | {"osType": "Windows"}
-            else:
-                profile["dataDisks"].append(entry | {"lun": image.disk.lun})
-        return {
-            "id": point_id,
-            "name": point.name,
-            "type": "Microsoft.Compute/restorePointCollections/restorePoints",
-            "properties": {
-                "consistencyMode": point.consistency,
-                "timeCreated": rfc3339(point.created),
-                "provisioningState": "Succeeded",
-                "excludeDisks": [{"id": d} for d in point.excluded],
-                "sourceMetadata": {"storageProfile": profile, "location": collection.location},
-            },
-        }
-
-    def _disk_point_body(self, collection: RestorePointCollection, point: VmRestorePoint, image: Image) -> Json:
-        point_id = self._point_body(collection, point)["id"]
-        return {
-            "id": f"{point_id}/diskRestorePoints/{image.name}",
-            "name": image.name,
-            "type": "Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints",
-            "properties": {
-                "timeCreated": rfc3339(image.created),
-                "sourceResourceId": self.disk_id(image.disk),
-                "sourceUniqueId": image.disk.unique_id,
-                "familyId": image.disk.unique_id,
-                "diskSizeBytes": image.size,
-                "provisioningState": "Succeeded",
-                "diskState": self._image_state(image),
-                "completionPercent": 100.0,
-            },
-        }
 
     # -- scope checks ------------------------------------------------------------------------------------------
 
@@ -288,7 +151,7 @@ class DiskService:
         found = self.store.disks.get(disk.lower())
         if found is None or found.resource_group.lower() != rg.lower():
             raise _not_found("disks", disk, rg)
-        return Response(200, self._disk_body(found))
+        return Response(200, self.bodies.disk(found))
 
     def _list_snapshots(self, request: Request, sub: str, rg: str) -> Response:
         self._check(request, sub, DISK_API_VERSION)
@@ -298,13 +161,13 @@ class DiskService:
         )
         start = int(request.param("$skiptoken") or 0)
         end = start + self.estate.page_size
-        body: Json = {"value": [self.snapshot_body(i) for i in images[start:end]]}
+        body: Json = {"value": [self.bodies.snapshot(i) for i in images[start:end]]}
         if end < len(images):
             body["nextLink"] = f"{request.base_url}{request.path}?api-version={DISK_API_VERSION}&$skiptoken={end}"
         return Response(200, body)
 
     def _get_snapshot(self, request: Request, **path: str) -> Response:
-        return Response(200, self.snapshot_body(self._snapshot(request, **path)))
+        return Response(200, self.bodies.snapshot(self._snapshot(request, **path)))
 
     def _source_disk(self, body: Any) -> ManagedDisk:
         props = body.get("properties") if isinstance(body, dict) else None
@@ -313,7 +176,7 @@ class DiskService:
             raise ArmError(400, "InvalidParameter", "Only createOption 'Copy' of a managed disk is served here.")
         source = str(creation.get("sourceResourceId") or "")
         for disk in self.store.disks.values():
-            if source.lower() == self.disk_id(disk).lower():
+            if source.lower() == self.bodies.disk_id(disk).lower():
                 return disk
         raise ArmError(404, "NotFound", f"Source disk '{source}' was not found.")
 
@@ -331,7 +194,7 @@ class DiskService:
             if existing.disk is not disk:
                 raise ArmError(409, "PropertyChangeNotAllowed", "Changing property 'sourceResourceId' is not allowed.")
             existing.tags = tags
-            return Response(200, self.snapshot_body(existing))
+            return Response(200, self.bodies.snapshot(existing))
         now = self.clock()
         recent = [t for t in self._created.get(disk.unique_id, []) if now - t < _SNAPSHOT_WINDOW]
         if incremental and len(recent) >= _SNAPSHOTS_PER_WINDOW:
@@ -349,7 +212,7 @@ class DiskService:
             disk.location,
             on_success=lambda: None,
             on_failure=lambda code, message: self.store.drop(image),
-            result=lambda: self.snapshot_body(image),
+            result=lambda: self.bodies.snapshot(image),
         )
 
     def _delete_snapshot(self, request: Request, sub: str, rg: str, snapshot: str) -> Response:
@@ -389,12 +252,12 @@ class DiskService:
     def _list_collections(self, request: Request, sub: str, rg: str) -> Response:
         self._check(request, sub, COMPUTE_API_VERSION)
         found = [c for c in self.store.collections.values() if c.resource_group.lower() == rg.lower()]
-        return Response(200, {"value": [self._collection_body(c, expand=False) for c in found]})
+        return Response(200, {"value": [self.bodies.collection(c, expand=False) for c in found]})
 
     def _get_collection(self, request: Request, **path: str) -> Response:
         collection = self._collection(request, **path)
         expand = (request.param("$expand") or "").lower() == "restorepoints"
-        return Response(200, self._collection_body(collection, expand=expand))
+        return Response(200, self.bodies.collection(collection, expand=expand))
 
     def _put_collection(self, request: Request, sub: str, rg: str, collection: str) -> Response:
         self._check(request, sub, COMPUTE_API_VERSION)
@@ -404,13 +267,13 @@ class DiskService:
         existing = self.store.collection(rg, collection)
         if existing is not None:
             existing.tags = tags
-            return Response(200, self._collection_body(existing, expand=False))
+            return Response(200, self.bodies.collection(existing, expand=False))
         vm = source.rsplit("/", 1)[-1]
         if "/providers/microsoft.compute/virtualmachines/" not in source.lower() or not self.store.vm_disks(vm):
             raise ArmError(400, "InvalidParameter", f"The source VM '{source}' of the collection was not found.")
         created = RestorePointCollection(rg, collection, str(body.get("location") or "westeurope"), source, tags)
         self.store.collections[(rg.lower(), collection.lower())] = created
-        return Response(201, self._collection_body(created, expand=False))
+        return Response(201, self.bodies.collection(created, expand=False))
 
     def _delete_collection(self, request: Request, **path: str) -> Response:
         try:
@@ -429,13 +292,13 @@ class DiskService:
 
     def _get_point(self, request: Request, sub: str, rg: str, collection: str, point: str) -> Response:
         found = self._collection(request, sub, rg, collection)
-        return Response(200, self._point_body(found, self._point(found, point)))
+        return Response(200, self.bodies.point(found, self._point(found, point)))
 
     def _put_point(self, request: Request, sub: str, rg: str, collection: str, point: str) -> Response:
         found = self._collection(request, sub, rg, collection)
         if point.lower() in found.points:
             # Restore points are immutable; a repeated create (a lost answer retried) returns the existing one.
-            return Response(201, self._point_body(found, found.points[point.lower()]))
+            return Response(201, self.bodies.point(found, found.points[point.lower()]))
         body = request.body if isinstance(request.body, dict) else {}
         props = body.get("properties") or {}
         mode = str(props.get("consistencyMode") or "ApplicationConsistent")
@@ -455,7 +318,7 @@ class DiskService:
         images = [
             self.store.freeze(disk, "diskRestorePoint", found.resource_group, f"{disk.name}_{uuid.uuid4().hex}")
             for disk in self.store.vm_disks(vm)
-            if self.disk_id(disk).lower() not in {e.lower() for e in excluded}
+            if self.bodies.disk_id(disk).lower() not in {e.lower() for e in excluded}
         ]
         created = VmRestorePoint(point, mode, now, images, excluded)
         found.points[point.lower()] = created
@@ -467,7 +330,7 @@ class DiskService:
             self._creating.discard(vm)
             self._drop_point(found, created)
 
-        creating = self._point_body(found, created)
+        creating = self.bodies.point(found, created)
         creating["properties"]["provisioningState"] = "Creating"
         # Azure answers a restore point PUT with 201 (the SDK accepts nothing else), then runs it asynchronously.
         return self._operation(
@@ -475,7 +338,7 @@ class DiskService:
             found.location,
             on_success=lambda: self._creating.discard(vm),
             on_failure=failed,
-            result=lambda: self._point_body(found, created),
+            result=lambda: self.bodies.point(found, created),
             accepted=(201, creating),
         )
 
@@ -509,7 +372,7 @@ class DiskService:
         raise _not_found("diskRestorePoints", disk_point, rg)
 
     def _get_disk_point(self, request: Request, **path: str) -> Response:
-        return Response(200, self._disk_point_body(*self._disk_point(request, **path)))
+        return Response(200, self.bodies.disk_point(*self._disk_point(request, **path)))
 
     def _grant_disk_point(self, request: Request, **path: str) -> Response:
         return self._grant(request, self._disk_point(request, **path)[2])

@@ -73,7 +73,7 @@ class LocalAzure:
         blob = BlobService(self.disks)
         self.blob_traffic: BlobTraffic = blob.traffic
         SiteRecoveryService(self.estate, ops, self._clock).register(self._router)
-        ComputeService(self.estate, ops, disk_service.storage_profile).register(self._router)
+        ComputeService(self.estate, ops, disk_service.bodies.storage_profile).register(self._router)
         disk_service.register(self._router)
         blob.register(self._router)
         IdentityService(principals or {}, token or "local-azure-token").register(self._router)
