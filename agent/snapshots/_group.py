@@ -202,7 +202,10 @@ class SnapshotGroup:
         return refs
 
     def _collect(self) -> list[str]:
-        """Revoke and delete the points no pair needs; the state forgets each one as soon as it is gone."""
+        """Revoke and delete the points no pair needs, and what failed points left behind; the state forgets each
+        one as soon as it is gone."""
+        if self._state.doomed:
+            self._delete_doomed()
         deleted: list[str] = []
         for seq in sorted(set(self._state.points) - self._referenced()):
             point = self._state.points[seq]
@@ -297,19 +300,24 @@ class SnapshotGroup:
                     )
                     images[pair], times[pair] = image, created
             except BaseException:
-                self._discard(images)
+                # Any of them may exist (a create whose answer was lost counts): none may stay behind.
+                self._doom([("snapshot", f"{name}-{_short(pair)}") for pair in sorted(self.pairs)])
                 raise
             record = PointRecord(seq, name, now, PointMode.SNAPSHOTS.value, images, times, sizes)
         else:
-            by_disk, created = self.azure.create_restore_point(
-                self.resource_group,
-                self.collection,
-                name,
-                vm,
-                self.policy.mode.value,
-                [vm.disk(d) for d in self.pairs.values()],
-                tags,
-            )
+            try:
+                by_disk, created = self.azure.create_restore_point(
+                    self.resource_group,
+                    self.collection,
+                    name,
+                    vm,
+                    self.policy.mode.value,
+                    [vm.disk(d) for d in self.pairs.values()],
+                    tags,
+                )
+            except BaseException:
+                self._doom([("restore-point", name)])
+                raise
             images = {pair: by_disk[disk.lower()] for pair, disk in self.pairs.items()}
             times = dict.fromkeys(self.pairs, created)
             record = PointRecord(
@@ -327,14 +335,26 @@ class SnapshotGroup:
         _log.info("group %s: took point %s", self.group, name)
         return record
 
-    def _discard(self, images: Mapping[str, ImageRef]) -> None:
-        """Delete the snapshots of a point that failed half-way; what cannot be deleted now is an orphan that the
-        next start deletes by its tag."""
-        for image in images.values():
+    def _doom(self, images: list[tuple[str, str]]) -> None:
+        """Record images a failed point may have left in Azure, then try to delete them now."""
+        self._state.doomed += [i for i in images if i not in self._state.doomed]
+        self._state.save()
+        self._delete_doomed()
+
+    def _delete_doomed(self) -> None:
+        """Delete the recorded leftovers of failed points; those Azure refuses now are tried again next time."""
+        for kind, name in list(self._state.doomed):
             try:
-                self.azure.delete_snapshot(image.resource_group, image.name)
+                if kind == "snapshot":
+                    self.azure.revoke(ImageRef("snapshot", self.resource_group, name))
+                    self.azure.delete_snapshot(self.resource_group, name)
+                else:
+                    self._delete_restore_point(name)
             except SnapshotError as exc:
-                _log.warning("group %s: %s stays until the next start: %s", self.group, image, exc)
+                _log.warning("group %s: the leftover %s %s stays until the next try: %s", self.group, kind, name, exc)
+                continue
+            self._state.doomed.remove((kind, name))
+            self._state.save()
 
     def _point_for(self, pair: str, after: int, *, force: bool) -> PointRecord | None:
         """The newest point with an image of ``pair`` newer than ``after``; a new one when none is and one is due

@@ -79,6 +79,9 @@ class GroupState:
         self.next_seq = 1
         self.points: dict[int, PointRecord] = {}
         self.pairs: dict[str, PairRecord] = {}
+        #: (kind, name) of images a failed point may have left in Azure: "snapshot" or "restore-point" names in the
+        #: group's resource group (and collection); deleted as soon as Azure lets us.
+        self.doomed: list[tuple[str, str]] = []
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -103,6 +106,7 @@ class GroupState:
                 remedy="give every group its own state directory",
             )
         self.next_seq = int(data["next_seq"])
+        self.doomed = [(str(kind), str(name)) for kind, name in data["doomed"]]
         for seq, point in data["points"].items():
             rp = point["restore_point"]
             self.points[int(seq)] = PointRecord(
@@ -135,6 +139,7 @@ class GroupState:
             "format": _FORMAT,
             "group": self.group,
             "next_seq": self.next_seq,
+            "doomed": [list(d) for d in self.doomed],
             "points": {
                 str(seq): {
                     "name": p.name,

@@ -4,6 +4,7 @@ bound on the points kept while a pair lags."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from agent.dataplane import BLOCK_SIZE, BandwidthLimiter, DiskHasher
 from agent.snapshots import AzureImages, SnapshotGroup, SnapshotPolicy, SnapshotSource
+from agent.snapshots.errors import AzureRejected
 from lab.azure import Fault, LocalAzure
 from lab.azure._disks import ManagedDisk
 
@@ -324,3 +326,24 @@ def test_a_lagging_pair_holds_points_back_within_the_bound(
     slow_rep.sender.acknowledge(slow_rep.receiver.watermark)
     assert fast_rep.pump() > 0
     assert len(group.points()) <= 3
+
+
+def test_a_point_that_fails_half_way_leaves_no_snapshot_behind(
+    tmp_path: Path, lab: LocalAzure, os_disk: ManagedDisk, data_disk: ManagedDisk, make_group: GroupFactory
+) -> None:
+    group = make_group({"a": os_disk, "b": data_disk})
+    first, second = (f"fb-vm1-00000001-{hashlib.blake2s(p.encode(), digest_size=3).hexdigest()}" for p in "ab")
+    lab.inject(Fault(path=f"/snapshots/{second}$", method="PUT", status=400, code="InvalidParameter"))
+    lab.inject(Fault(path=f"/snapshots/{first}$", method="DELETE", status=409, times=None))  # Azure refuses for now
+    source = SnapshotSource(group, "a", target_empty=True)
+    rep = Replica(
+        tmp_path, source, pair="a", size=os_disk.size, lab=lab, disk=os_disk, on_acknowledged=source.acknowledged
+    )
+    with pytest.raises(AzureRejected):
+        rep.pump()
+    assert {s.name for s in lab.disks.snapshots.values()} == {first}  # could not be deleted yet: recorded
+    lab.clear_faults()
+    rep.pump()  # the next cycle deletes the leftover first, then takes a new point
+    assert len(rep.verified) == 1
+    assert {s.name for s in lab.disks.snapshots.values()} == {i.name for i in group.points()[-1].images.values()}
+    assert first not in {s.name for s in lab.disks.snapshots.values()}
