@@ -251,7 +251,8 @@ class SnapshotGroup:
     # -- schedule ----------------------------------------------------------------------------------------------
 
     def next_due(self) -> float:
-        """When (this host's clock) the next point may be taken."""
+        """When (this host's clock) the next point may be taken. It stays in the past while ``max_points`` are held
+        by a lagging pair (the pump then finds nothing to send): poll no faster than the sender's idle interval."""
         with self._lock:
             if not self._state.points:
                 return self.clock()
