@@ -379,6 +379,16 @@ class AzureImages:
         except ImageGone:
             return
 
+    def delete_collection(self, resource_group: str, collection: str) -> None:
+        """Delete a restore point collection (with any restore point left in it)."""
+        try:
+            self._run(
+                f"deleting restore point collection {resource_group}/{collection}",
+                lambda **kw: self._client.restore_point_collections.begin_delete(resource_group, collection, **kw),
+            )
+        except ImageGone:
+            return
+
     def delete_restore_point(self, resource_group: str, collection: str, name: str) -> None:
         try:
             self._run(

@@ -233,16 +233,21 @@ class SnapshotGroup:
             return self._collect()
 
     def retire(self) -> list[str]:
-        """Delete every point of the group (the VM is no longer protected) and forget every pair."""
+        """Delete every point of the group (the VM is no longer protected), and its restore point collection when
+        it has one; the state forgets every pair."""
         with self._lock:
             self._state.pairs.clear()
             names = []
+            collections = any(p.restore_point for p in self._state.points.values())
             for seq, point in sorted(self._state.points.items()):
                 self._delete_point(point)
                 names.append(point.name)
                 del self._state.points[seq]
+                self._state.save()
             self._grants.clear()
-            self._state.save()
+            self._delete_doomed()
+            if collections or self.policy.mode is not PointMode.SNAPSHOTS:
+                self.azure.delete_collection(self.resource_group, self.collection)
             return names
 
     def close(self) -> None:

@@ -61,6 +61,12 @@ REQUIRED_ACTIONS: tuple[RequiredAction, ...] = (
         "snapshots",
     ),
     RequiredAction(
+        "Microsoft.Compute/restorePointCollections/delete",
+        "delete the collection when the VM is no longer protected",
+        _RESTORE_POINTS,
+        "snapshots",
+    ),
+    RequiredAction(
         "Microsoft.Compute/restorePointCollections/restorePoints/read",
         "read a restore point's disk restore points",
         _RESTORE_POINTS,

@@ -70,6 +70,9 @@ def test_one_restore_point_gives_every_disk_the_same_consistent_bookmark(
         clock.advance(interval)
     group.tidy()
     assert restore_points(lab) == [group.points()[-1].name]
+    group.retire()
+    assert lab.disks.collection("rg-dr", "fb-vm1") is None
+    assert lab.disks.all_images() == []
 
 
 def test_start_deletes_restore_points_the_state_does_not_know(
