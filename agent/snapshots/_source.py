@@ -3,14 +3,16 @@
 Each cycle streams what changed between two points of the group as 4 KiB-aligned blocks of at most 1 MiB, then a
 bookmark carrying the point's name, Azure's snapshot time and its consistency (CRASH per disk for incremental
 snapshots; CRASH or APP with the group for VM restore points). Every bookmark is crash-consistent by construction:
-the blocks before it are exactly the point's content where it differs from the previous point.
+the blocks before it are exactly the point's content where it differs from the previous point. The blocks of a cycle
+are in offset order, not in the guest's write order: only the bookmarks are states the source disk had.
 
-A cycle without a usable base (the first one, or after the base was deleted) is a resync: a hash compare with the
-master target when ``remote`` hashes are given (reading only the allocated ranges; the rest of the image is zeros
-and costs no read), otherwise every allocated range plus zero blocks for the rest (just the allocated ranges when
-``target_empty``). A point deleted under the cycle is replaced by a new one and the cycle restarts from the same
-base; both recoveries start a new cycle number, so cursors keep growing. The source never writes anything but its
-group's state, and yields each block's own buffer.
+A cycle without a usable base (the first one, or after the base was deleted) is a resync, ended by a
+RESYNC_COMPLETE bookmark before the point's: a hash compare with the master target when ``remote`` hashes are given
+(reading only the allocated ranges; the rest of the image is zeros and costs no read), otherwise every allocated
+range plus zero blocks for the rest (just the allocated ranges when ``target_empty``). A point deleted under the
+cycle is replaced by a new one and the cycle restarts from the same base; both recoveries start a new cycle number,
+so cursors keep growing. The source never writes anything but its group's state, and yields each block's own
+buffer.
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ class SnapshotSource:
                 stats.zero_bytes += block.length if block.zero else 0
                 cursor = make_cursor(cycle.number, block.end // BLOCK_SIZE)
                 yield SourceEntry(BlockWrite(block.offset, data, digest), cursor, taken)
+            if cycle.mode != "diff" and cycle.position <= size // BLOCK_SIZE:
+                # The master target holds no usable state before this (a first copy): say where it becomes whole.
+                resynced = Bookmark(self._resync_id(cycle), BookmarkKind.RESYNC_COMPLETE, None, None, taken)
+                yield SourceEntry(resynced, make_cursor(cycle.number, size // BLOCK_SIZE + 1), taken)
         stats.finished = self._clock()
         self.last_cycle = stats
         if self._on_cycle is not None:
@@ -159,7 +165,7 @@ class SnapshotSource:
         self, cycle: Cycle, reader: ImageReader, size: int, taken: float, stats: CycleStats
     ) -> Iterator[SourceEntry]:
         assert self._remote is not None
-        scan = ScanSource(reader, self._remote, size=size, window=_SCAN_WINDOW, resync_id=f"{cycle.point.name}-resync")
+        scan = ScanSource(reader, self._remote, size=size, window=_SCAN_WINDOW, resync_id=self._resync_id(cycle))
         start = cycle.position * BLOCK_SIZE
         for item in scan.changes(start if start <= size else scan.done_cursor):
             done = item.cursor == scan.done_cursor
@@ -168,6 +174,10 @@ class SnapshotSource:
                 stats.changed_bytes += item.entry.length
                 stats.sent_bytes += item.entry.length
             yield SourceEntry(item.entry, make_cursor(cycle.number, position), taken)
+
+    @staticmethod
+    def _resync_id(cycle: Cycle) -> str:
+        return f"{cycle.point.name}-resync{cycle.number}"
 
     def _bookmark(self, name: str, consistency: str, taken: float) -> Bookmark:
         if consistency == PointMode.APP_RESTORE_POINTS.value:
