@@ -2,7 +2,9 @@
 
 ::
 
-    cursor = cycle << 36 | position       position: 4 KiB blocks sent of the cycle; DONE = 2**36 - 1 after its bookmark
+    cursor = cycle << 36 | position       position: how far the cycle got (0: nothing sent; then its opening
+                                          bookmark, its blocks by 4 KiB end offset, its closing one);
+                                          DONE = 2**36 - 1 after its point's bookmark
 
 Cycle 0 position 0 (cursor 0) is a pair that never sent anything; a disk of up to 2**34 blocks (64 TiB, Azure's
 largest) fits the position, and cursors only grow (a later cycle always has a larger cursor).

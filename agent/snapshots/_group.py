@@ -46,7 +46,7 @@ TAG_GROUP, TAG_PAIR, TAG_POINT = "failback-group", "failback-pair", "failback-po
 @dataclass(frozen=True)
 class Cycle:
     """Cycle ``number`` of a pair: from ``base`` (None: the target's content is unknown) to ``point``, in ``mode``
-    ("diff", "scan", "full" or "full-empty"), resuming after ``position`` blocks."""
+    ("diff", "scan", "full" or "full-empty"), resuming at ``position`` (see :mod:`agent.snapshots._cursor`)."""
 
     number: int
     point: PointRecord

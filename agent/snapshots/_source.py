@@ -4,10 +4,11 @@ Each cycle streams what changed between two points of the group as 4 KiB-aligned
 bookmark carrying the point's name, Azure's snapshot time and its consistency (CRASH per disk for incremental
 snapshots; CRASH or APP with the group for VM restore points). Every bookmark is crash-consistent by construction:
 the blocks before it are exactly the point's content where it differs from the previous point. The blocks of a cycle
-are in offset order, not in the guest's write order: only the bookmarks are states the source disk had.
+are in offset order, not in the guest's write order, so every cycle is bracketed RESYNC_START ... RESYNC_COMPLETE:
+the master target keeps no point inside (the states there are ones the source never had).
 
-A cycle without a usable base (the first one, or after the base was deleted) is a resync, ended by a
-RESYNC_COMPLETE bookmark before the point's: a hash compare with the master target when ``remote`` hashes are given
+A cycle without a usable base (the first one, or after the base was deleted) is a resync: a hash compare with the
+master target when ``remote`` hashes are given
 (reading only the allocated ranges; the rest of the image is zeros and costs no read), otherwise every allocated
 range plus zero blocks for the rest (just the allocated ranges when ``target_empty``). A point deleted under the
 cycle is replaced by a new one and the cycle restarts from the same base; both recoveries start a new cycle number,
@@ -44,6 +45,11 @@ from agent.snapshots.errors import ImageGone, PreviousImageUnusable
 __all__ = ["CycleStats", "SnapshotSource"]
 
 _SCAN_WINDOW = 16 << 20
+
+
+def _closed(size: int) -> int:
+    """A cycle's position after its RESYNC_COMPLETE."""
+    return size // BLOCK_SIZE + 2
 
 
 @dataclass
@@ -124,29 +130,36 @@ class SnapshotSource:
     # -- one cycle ---------------------------------------------------------------------------------------------
 
     def _stream(self, cycle: Cycle) -> Iterator[SourceEntry]:
+        """One cycle: RESYNC_START, the blocks in offset order, RESYNC_COMPLETE, the point's bookmark. Positions:
+        0 nothing sent, 1 after RESYNC_START, 1 + k after the block ending at 4 KiB block k, ``_closed(size)``
+        after RESYNC_COMPLETE (then DONE after the bookmark)."""
         point = cycle.point
         size = point.sizes[self.pair]
         taken = point.times[self.pair]
         stats = CycleStats(self.pair, cycle.number, point.name, cycle.mode, point.consistency, taken, self._clock())
         reader = self.group.reader(point, self.pair, stats.read, self._limiter)
+        if cycle.position == 0:
+            # Blocks come in offset order, not the guest's write order: the master target keeps no point before the
+            # cycle closes (it would otherwise add crash points of its own between batches).
+            opened = Bookmark(f"{point.name}-open{cycle.number}", BookmarkKind.RESYNC_START, None, None, taken)
+            yield SourceEntry(opened, make_cursor(cycle.number, 1), taken)
         if cycle.mode == "scan":
             yield from self._scan(cycle, reader, size, taken, stats)
         else:
             ranges = self._ranges(cycle, reader, size)
             stats.changed_bytes = sum(r.length for r in ranges if not r.cleared)
             stats.cleared_bytes = sum(r.length for r in ranges if r.cleared)
-            resume = cycle.position * BLOCK_SIZE
+            resume = max(cycle.position - 1, 0) * BLOCK_SIZE
             blocks = [b for b in plan_blocks(ranges, size, max_block=self.group.policy.max_block) if b.end > resume]
             for block, data in reader.read_blocks(blocks):
                 digest = zero_digest(block.length) if block.zero else blake3.blake3(data).digest()
                 stats.sent_bytes += block.length
                 stats.zero_bytes += block.length if block.zero else 0
-                cursor = make_cursor(cycle.number, block.end // BLOCK_SIZE)
+                cursor = make_cursor(cycle.number, 1 + block.end // BLOCK_SIZE)
                 yield SourceEntry(BlockWrite(block.offset, data, digest), cursor, taken)
-            if cycle.mode != "diff" and cycle.position <= size // BLOCK_SIZE:
-                # The master target holds no usable state before this (a first copy): say where it becomes whole.
-                resynced = Bookmark(self._resync_id(cycle), BookmarkKind.RESYNC_COMPLETE, None, None, taken)
-                yield SourceEntry(resynced, make_cursor(cycle.number, size // BLOCK_SIZE + 1), taken)
+            if cycle.position < _closed(size):
+                closed = Bookmark(self._resync_id(cycle), BookmarkKind.RESYNC_COMPLETE, None, None, taken)
+                yield SourceEntry(closed, make_cursor(cycle.number, _closed(size)), taken)
         stats.finished = self._clock()
         self.last_cycle = stats
         if self._on_cycle is not None:
@@ -166,13 +179,14 @@ class SnapshotSource:
     ) -> Iterator[SourceEntry]:
         assert self._remote is not None
         scan = ScanSource(reader, self._remote, size=size, window=_SCAN_WINDOW, resync_id=self._resync_id(cycle))
-        start = cycle.position * BLOCK_SIZE
-        for item in scan.changes(start if start <= size else scan.done_cursor):
+        position = max(cycle.position, 1)
+        start = scan.done_cursor if position >= _closed(size) else (position - 1) * BLOCK_SIZE
+        for item in scan.changes(start):
             done = item.cursor == scan.done_cursor
-            position = size // BLOCK_SIZE + 1 if done else item.cursor // BLOCK_SIZE
             if isinstance(item.entry, BlockWrite):
                 stats.changed_bytes += item.entry.length
                 stats.sent_bytes += item.entry.length
+            position = _closed(size) if done else 1 + item.cursor // BLOCK_SIZE
             yield SourceEntry(item.entry, make_cursor(cycle.number, position), taken)
 
     @staticmethod
