@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -14,7 +15,8 @@ from agent.discovery.errors import DiscoveryError
 from agent.server._config import AgentConfig
 from agent.server._disks import DisksServicer
 from agent.server._info import AgentInfoServicer
-from agent.trust import CertificateKeeper, Registration
+from agent.trust import CertificateKeeper, Heartbeat, Registration, StatusReport
+from controller.api.v1 import agents_pb2
 from failback.identity import Role
 from failback.serving import AccessPolicy, GrpcServer, ServiceBinding, run_until_signalled, start_metrics
 
@@ -29,8 +31,12 @@ POLICY = AccessPolicy({"failback.agent.v1.Agent": _CONTROLLER, "failback.agent.v
 class AgentApp:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
-        self.registration = Registration.load(config.state_dir)
+        registration = Registration.load(config.state_dir)
+        if config.controller_address:
+            registration = dataclasses.replace(registration, controller_address=config.controller_address)
+        self.registration = registration
         self.keeper = CertificateKeeper(config.state_dir, self.registration, check_interval=config.check_interval)
+        self.heartbeat = Heartbeat(self.keeper, self.registration, self.status_report)
         self.registry = CollectorRegistry()
         self._certificate_expiry = Gauge(
             "failback_agent_certificate_expiry_timestamp_seconds",
@@ -76,6 +82,21 @@ class AgentApp:
             found.append(f"the state directory {self.config.state_dir} is not writable")
         return found
 
+    def status_report(self) -> StatusReport:
+        """What the heartbeat tells the controller. Retention and backlog figures come with the data path."""
+        problems = self.problems()
+        if self.discovery is None:
+            return StatusReport(problems, process_server=agents_pb2.ProcessServerCapacity())
+        capacity = agents_pb2.MasterTargetCapacity()
+        try:
+            slots = self.discovery.list_disks().capacity()
+        except DiscoveryError as exc:
+            problems.append(f"cannot list disks: {exc}")
+        else:
+            capacity.attached_disks = slots.attached
+            capacity.disk_limit = slots.limit
+        return StatusReport(problems, master_target=capacity)
+
     def _update_disk_metrics(self) -> None:
         if self.discovery is None:
             return
@@ -101,6 +122,7 @@ class AgentApp:
         metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
         log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
         self.keeper.start()
+        self.heartbeat.start()
         identity = self.registration.identity
         try:
             return run_until_signalled(
@@ -111,8 +133,12 @@ class AgentApp:
                     f"{identity} serving on {self.server.bound} "
                     f"metrics {self.config.metrics_listen.host}:{metrics_port}"
                 ),
-                on_stop=self.keeper.stop,
+                on_stop=self._stop_upkeep,
                 stop=stop,
             )
         finally:
             metrics_server.shutdown()  # type: ignore[attr-defined]
+
+    def _stop_upkeep(self) -> None:
+        self.heartbeat.stop()
+        self.keeper.stop()

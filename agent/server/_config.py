@@ -18,6 +18,10 @@
 
     [discovery]
     sysfs_root = "/sys-of-another-tree"     # optional: read disks from another sysfs tree (containers, tests)
+
+    [controller]
+    address = "controller.example:9440"     # optional: where the controller is now, if not where the agent
+                                            # registered (it is still verified by its identity name, not its address)
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from failback.config import Address, Table, load_toml
+from failback.config import Address, Table, load_toml, parse_address
 
 __all__ = ["AgentConfig", "load_config", "parse_config"]
 
@@ -42,6 +46,7 @@ class AgentConfig:
     metrics_listen: Address
     check_interval: float
     sysfs_root: Path | None = None
+    controller_address: str | None = None
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -64,6 +69,13 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
             sysfs_root = discovery.optional_string("sysfs_root")
             if sysfs_root is not None and not sysfs_root.startswith("/"):
                 raise discovery.error("sysfs_root", f"expected an absolute path, got {sysfs_root!r}")
+        with root.table("controller") as controller:
+            controller_address = controller.optional_string("address")
+            if controller_address is not None:
+                try:
+                    parse_address(controller_address, allow_zero_port=False)
+                except ValueError as exc:
+                    raise controller.error("address", str(exc)) from exc
     return AgentConfig(
         state_dir=state_dir,
         listen=listen,
@@ -72,4 +84,5 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         metrics_listen=metrics_listen,
         check_interval=check_interval.total_seconds(),
         sysfs_root=Path(sysfs_root) if sysfs_root else None,
+        controller_address=controller_address,
     )

@@ -36,9 +36,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from controller.cli._client import UsageError
+
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except UsageError as exc:
+        print(f"failbackctl: error: {exc}", file=sys.stderr)
+        return 2
     except FailbackError as exc:
         print(f"failbackctl: error: {exc}", file=sys.stderr)
         return 1
