@@ -8,8 +8,7 @@
     ├── ItemBusy             another unfinished job holds the item: the second workflow fails at the database
     ├── PlacementFailed      the disks do not fit on the master targets (60-disk limit, retention space)
     ├── PreflightFailed      a doctor check failed: the report says which, with evidence and remedy
-    ├── AttestationFailed    a disk's digest at the recovery point differs from the source's
-    └── AgentApiMissing      an agent does not serve an API the workflow needs (too old, or not built yet)
+    └── AttestationFailed    a disk's digest at the recovery point differs from the source's
     WorkflowWaiting (TemporaryError)   the workflow waits for replication (sync, drain): the loop polls again
 """
 
@@ -18,7 +17,6 @@ from __future__ import annotations
 from failback.errors import PermanentError, TemporaryError
 
 __all__ = [
-    "AgentApiMissing",
     "AttestationFailed",
     "ItemBusy",
     "NotEligible",
@@ -57,10 +55,6 @@ class PreflightFailed(WorkflowError):
 
 
 class AttestationFailed(WorkflowError):
-    pass
-
-
-class AgentApiMissing(WorkflowError):
     pass
 
 
