@@ -10,6 +10,7 @@ groups and plans.
 
 from controller.jobs import JobType
 from controller.workflows._deps import Deps, Scope, item_key, pair_id
+from controller.workflows._dryrun import PlannedStep, describe
 from controller.workflows._failover import CANCEL, COMMIT, FAILOVER, POINTS, REPROTECT_BACK, finish_job_types
 from controller.workflows._forecast import SyncForecast, forecast
 from controller.workflows._import import SETTLED, failback_group_name, import_vault
@@ -65,6 +66,7 @@ __all__ = [
     "PlacementUnit",
     "PlanInvalid",
     "PlanSpec",
+    "PlannedStep",
     "PreflightFailed",
     "Scope",
     "SyncForecast",
@@ -73,6 +75,7 @@ __all__ = [
     "WorkflowError",
     "WorkflowWaiting",
     "decide_location",
+    "describe",
     "failback_group_name",
     "forecast",
     "import_vault",
