@@ -124,6 +124,8 @@ class Deps:
                     f"plan {plan.name}: {vm.item!r} matches {len(matches)} items of vault {plan.vault}",
                     remedy="import the vault again, or name the item by its ARM id",
                 )
+            if any(row.key == matches[0].key for row, _ in chosen):
+                continue  # listed in the plan file and in the ASR plan: the file's settings win
             chosen.append(
                 (matches[0], vm if vm.boot_group else _with_group(vm, self._asr_boot_group(plan, matches[0])))
             )
