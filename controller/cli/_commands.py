@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from controller.cli import _agents, _azure, _backup, _health, _inventory, _jobs, _servers, _tokens, _vcenter
+from controller.cli import (
+    _agents,
+    _azure,
+    _backup,
+    _failback,
+    _health,
+    _inventory,
+    _jobs,
+    _servers,
+    _tokens,
+    _vcenter,
+)
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -17,6 +28,7 @@ REGISTRY: list[Register] = [
     _azure.register,
     _inventory.register,
     _jobs.register,
+    _failback.register,
     _backup.register,
     _health.register,
 ]
