@@ -61,7 +61,7 @@ from agent.dataplane._model import (
 )
 from agent.dataplane._progress import PairProgress, ProgressRecorder
 from agent.dataplane._reprotect import LOG_PHASE, ReprotectSource
-from agent.dataplane._scan import ScanSource
+from agent.dataplane._scan import DiskReader, ScanSource
 from agent.dataplane._sender import PairSender, Transport
 from agent.dataplane._source import ChangeSource, SourceEntry
 from agent.dataplane._tracker import Tracker
@@ -91,6 +91,7 @@ __all__ = [
     "Clock",
     "Codec",
     "DiskHasher",
+    "DiskReader",
     "EncodedBatch",
     "EncodedBlock",
     "Entry",

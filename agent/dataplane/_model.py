@@ -49,11 +49,14 @@ class BlockWrite:
 
 class BookmarkKind(enum.IntEnum):
     """CRASH: every earlier write is in, nothing later. APP: the same, quiesced by the application (``tag`` names
-    the provider, e.g. a VSS writer set). RESYNC_COMPLETE: a full resync pass ended here."""
+    the provider, e.g. a VSS writer set). RESYNC_COMPLETE: a full resync pass ended here. RESYNC_START: the writes
+    that follow are not in the source's write order (a resync pass, or a snapshot cycle sent in offset order), so no
+    state before the next RESYNC_COMPLETE is one the source had: the master target keeps no point in between."""
 
     CRASH = 1
     APP = 2
     RESYNC_COMPLETE = 3
+    RESYNC_START = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +111,10 @@ def validate_bookmark(bookmark: Bookmark) -> Bookmark:
             raise InvalidBookmark(f"bookmark {bookmark.id}: {name} must be 1-{_MAX_LABEL} printable characters")
     if kind is BookmarkKind.APP and bookmark.tag is None:
         raise InvalidBookmark(f"bookmark {bookmark.id}: an application-consistent bookmark needs a tag")
-    if kind is BookmarkKind.RESYNC_COMPLETE and (bookmark.tag is not None or bookmark.group is not None):
-        raise InvalidBookmark(f"bookmark {bookmark.id}: a resync-complete bookmark carries no tag or group")
+    if kind in (BookmarkKind.RESYNC_COMPLETE, BookmarkKind.RESYNC_START) and (
+        bookmark.tag is not None or bookmark.group is not None
+    ):
+        raise InvalidBookmark(f"bookmark {bookmark.id}: a resync bookmark carries no tag or group")
     if (
         not isinstance(bookmark.source_time, float | int)
         or not math.isfinite(bookmark.source_time)

@@ -45,7 +45,11 @@ def refresh_job_types(
     readers: Readers,
     *,
     clock: Callable[[], dt.datetime] = _utcnow,
+    after_import: Callable[[str], dict[str, Any]] | None = None,
 ) -> list[JobType]:
+    """``after_import(vault)`` runs at the end of every import's snapshot step (the workflows record items, failback
+    groups and plans from the new snapshot); it must be idempotent, as the step is."""
+
     def store(ctx: StepContext, kind: str, name: str, read: Callable[[], list[InventoryItem]]) -> dict[str, Any]:
         existing = inventory.for_job(ctx.job_id)
         if existing is None:
@@ -84,7 +88,10 @@ def refresh_job_types(
             with readers.vault(catalog.vault(name), catalog.vault_secret(name)) as client:
                 return azure_items(client.import_vault())
 
-        return store(ctx, "azure", name, read)
+        summary = store(ctx, "azure", name, read)
+        if after_import is not None:
+            summary["failback"] = after_import(name)
+        return summary
 
     return [
         JobType(

@@ -5,7 +5,7 @@ only adapters call at the moment they connect.
 """
 
 from controller.secrets._box import KEY_FILE, SecretBox
-from controller.secrets._secret import Secret
 from controller.secrets.errors import CannotOpen, KeyFileError, SecretsError
+from failback.secret import Secret
 
 __all__ = ["KEY_FILE", "CannotOpen", "KeyFileError", "Secret", "SecretBox", "SecretsError"]

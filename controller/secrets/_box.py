@@ -21,9 +21,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from controller.secrets._secret import Secret
 from controller.secrets.errors import CannotOpen, KeyFileError
 from failback.pki import write_private
+from failback.secret import Secret
 
 __all__ = ["KEY_FILE", "SecretBox"]
 

@@ -13,6 +13,7 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from prometheus_client import CollectorRegistry, Gauge
 
+from controller.agents import GrpcAgents
 from controller.api.v1 import (
     agents_pb2_grpc,
     backup_pb2_grpc,
@@ -20,6 +21,7 @@ from controller.api.v1 import (
     inventory_pb2_grpc,
     jobs_pb2_grpc,
     registration_pb2_grpc,
+    workflows_pb2_grpc,
 )
 from controller.ca import CertificateAuthority
 from controller.inventory import Readers, SourceCatalog, refresh_job_types
@@ -33,7 +35,10 @@ from controller.service._jobs_servicer import JobsServicer
 from controller.service._ratelimit import FailureLimiter
 from controller.service._replica import ReplicaLock
 from controller.service._servicers import POLICY, CertificatesServicer, EnrollmentServicer, RegistrationServicer
-from controller.store import AgentStatusStore, Database, Enrollment, InventoryStore, JobStore, Sources
+from controller.service._workflows_servicer import FailbackServicer
+from controller.store import AgentStatusStore, Database, Enrollment, InventoryStore, JobStore, ProtectionStore, Sources
+from controller.workflows import Deps, import_vault, job_types
+from failback import __version__
 from failback.identity import Identity, Role
 from failback.pki import generate_key, key_pem
 from failback.serving import (
@@ -54,6 +59,10 @@ _OWN_RENEW_BEFORE = dt.timedelta(days=30)
 _OWN_LIFETIME = dt.timedelta(days=365)
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class ControllerApp:
     def __init__(self, config: ControllerConfig) -> None:
         self.config = config
@@ -65,8 +74,28 @@ class ControllerApp:
         self.secrets = SecretBox.load_or_create(config.state_dir / KEY_FILE)
         self.catalog = SourceCatalog(Sources(self.database), self.secrets)
         self.inventory = InventoryStore(self.database)
+        self.protection = ProtectionStore(self.database)
+        readers = Readers(config.state_dir / "trust")
+        self.agents = GrpcAgents(lambda: self.tls)
         self.job_registry = JobRegistry(
-            refresh_job_types(self.catalog, self.inventory, Readers(config.state_dir / "trust"))
+            refresh_job_types(
+                self.catalog,
+                self.inventory,
+                readers,
+                after_import=lambda vault: import_vault(vault, self.inventory, self.protection, now=_utcnow()),
+            )
+        )
+        self.job_registry.register(
+            *job_types(
+                Deps(
+                    protection=self.protection,
+                    catalog=self.catalog,
+                    readers=readers,
+                    agents=self.agents,
+                    trust_dir=config.state_dir / "trust",
+                    controller_version=__version__,
+                )
+            )
         )
         for plugin in config.job_plugins:
             self.job_registry.load_plugin(plugin)
@@ -129,6 +158,11 @@ class ControllerApp:
                     "failback.controller.v1.Inventory",
                     inventory_pb2_grpc.add_InventoryServicer_to_server,
                     InventoryServicer(self.inventory),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Failback",
+                    workflows_pb2_grpc.add_FailbackServicer_to_server,
+                    FailbackServicer(self.protection, self.jobs),
                 ),
                 ServiceBinding(
                     "failback.controller.v1.Backup",

@@ -13,6 +13,7 @@ from controller.store._enrollment import AgentRow, Enrollment, IssuedToken, Rede
 from controller.store._inventory import InventoryItem, InventoryStore, SnapshotRow, SourcedItem
 from controller.store._job_records import JobRecord, JobState, Lease, StepRecord, StepSpec, StepState
 from controller.store._jobs import JobStore
+from controller.store._protection import GroupRow, ItemClaim, ItemRow, PlanRow, ProtectionStore
 from controller.store._sources import Sources, VaultRow, VCenterRow
 from controller.store.errors import (
     AgentExists,
@@ -43,10 +44,13 @@ __all__ = [
     "Database",
     "DatabaseUnavailable",
     "Enrollment",
+    "GroupRow",
     "HeartbeatRow",
     "InventoryItem",
     "InventoryStore",
     "IssuedToken",
+    "ItemClaim",
+    "ItemRow",
     "JobNotFound",
     "JobRecord",
     "JobState",
@@ -54,6 +58,8 @@ __all__ = [
     "Lease",
     "LeaseLost",
     "NotFound",
+    "PlanRow",
+    "ProtectionStore",
     "RedeemedToken",
     "RestoreRefused",
     "SnapshotRow",

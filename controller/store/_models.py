@@ -240,3 +240,52 @@ class InventoryObject(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_inventory_objects_kind_key", "kind", "key"),)
+
+
+class FailbackGroup(Base):
+    """A failback group (``PG1_Failback``), made for each protection group of an imported vault: one consistency
+    group on the agents, whose members fail back through one master target."""
+
+    __tablename__ = "failback_groups"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    vault: Mapped[str] = mapped_column(String(63))
+    protection_group: Mapped[str] = mapped_column(String(1024))
+    protection_group_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class FailbackPlan(Base):
+    """A failback plan: imported from an ASR recovery plan (``source="vault"``) or applied from a file."""
+
+    __tablename__ = "failback_plans"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    vault: Mapped[str] = mapped_column(String(63))
+    # The ASR plan's boot groups (item ids per group, in order) for imported plans; the parsed plan file otherwise.
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ProtectedItemRow(Base):
+    """A VM or physical server failback manages, with its workflow state.
+
+    ``state`` changes only by conditional updates; ``job_id`` names the job holding it while a workflow runs.
+    ``asr`` is what the last vault import said about the item; ``record`` is what the workflows decided and did
+    (location, disks, placements, pairs, recorded addresses...), written only by the job holding the item.
+    """
+
+    __tablename__ = "protected_items"
+
+    key: Mapped[str] = mapped_column(String(1100), primary_key=True)  # "<vault>:<ARM id, lower case>"
+    vault: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    group_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    asr: Mapped[dict[str, Any]] = mapped_column(JSON)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rollback_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -150,6 +150,7 @@ def test_empty_or_oversized_batches_are_invalid():
         Bookmark("ok", BookmarkKind.CRASH, "", None, 1.0),
         Bookmark("ok", BookmarkKind.CRASH, None, "g" * 300, 1.0),
         Bookmark("ok", BookmarkKind.RESYNC_COMPLETE, "tag", None, 1.0),
+        Bookmark("ok", BookmarkKind.RESYNC_START, None, "group", 1.0),
         Bookmark("ok", BookmarkKind.CRASH, None, None, float("nan")),
         Bookmark("ok", BookmarkKind.CRASH, None, None, -1.0),
         Bookmark("ok", 9, None, None, 1.0),  # type: ignore[arg-type]

@@ -1,4 +1,7 @@
-"""A string that never shows itself: not in repr, str, logs, tracebacks' locals, pickles or JSON."""
+"""A string that never shows itself: not in repr, str, logs, tracebacks' locals, pickles or JSON.
+
+Shared by every component that handles a credential (vCenter passwords, Azure client secrets).
+"""
 
 from __future__ import annotations
 
@@ -33,4 +36,6 @@ class Secret:
         return hash(Secret)
 
     def __reduce__(self) -> Any:
-        raise TypeError("a Secret is not picklable; seal it with SecretBox instead")
+        raise TypeError(
+            "a Secret is not picklable; store it encrypted (controller.secrets.SecretBox), never in the clear"
+        )
