@@ -3,6 +3,7 @@
 One directory holds a whole lab; ``lab down`` removes it::
 
     lab.json                      the record: processes, endpoints, VMs and disks (written by ``lab up``)
+    plan.toml                     the failback plan for the lab's VMs (failbackctl plan apply)
     run/<name>.log                each process's output; run/<name>.notify its readiness socket while starting
     vcsim/                        simulator: cert.pem, password (0600), tmp/ (its datastore folders)
     controller/                   failback-controller state; operator/failbackctl.toml is failbackctl's config
@@ -61,6 +62,10 @@ class Layout:
     @property
     def record(self) -> Path:
         return self.root / "lab.json"
+
+    @property
+    def plan(self) -> Path:
+        return self.root / "plan.toml"
 
     @property
     def run(self) -> Path:

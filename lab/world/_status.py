@@ -5,6 +5,7 @@ The document (``--output json``), schema 1; keys are only ever added::
 
     {"schema": 1, "dir": str, "state": "starting" | "up" | "degraded",
      "failbackctl_config": str,                               # export FAILBACKCTL_CONFIG=... to use failbackctl
+     "plan": str,                                             # the failback plan file for the lab's VMs
      "processes": [{"name": str, "pid": int, "running": bool, "log": str}],
      "endpoints": {"vcenter": {"url", "username", "ca_file", "password_file"},
                    "azure": {"base_url", "ca_file", "subscription_id", "resource_group", "vault", "tenant_id",
@@ -125,6 +126,7 @@ def status(layout: Layout) -> dict[str, Any]:
         "dir": str(layout.root),
         "state": state,
         "failbackctl_config": str(layout.ctl_config),
+        "plan": str(layout.plan),
         "processes": [{k: p[k] for k in ("name", "pid", "running", "log")} for p in procs],
         "endpoints": {
             "vcenter": {k: record.vcenter.get(k) for k in ("url", "username", "ca_file", "password_file")},

@@ -342,6 +342,44 @@ def _register_sources(layout: Layout, record: Record, progress: Progress) -> Non
         what="registering the local vault",
     )  # fmt: skip
     progress("vault lab-vault registered and its failed-over estate imported")
+    _plan(layout, record)
+    progress(f"failback plan written to {layout.plan} (failbackctl plan apply {layout.plan})")
+
+
+def _plan(layout: Layout, record: Record) -> None:
+    """The failback plan for the lab (``controller/workflows/_spec.py``): every VM back to its original location
+    through mt-lab and ps-lab, each disk with the file and change log the process server reads."""
+    mt, ps = record.agents[MASTER_TARGET.name], record.agents[PROCESS_SERVER]
+    lines = [
+        'name = "lab"',
+        'vault = "lab-vault"',
+        'vcenter = "lab-vcenter"',
+        f'datastore = "{record.vcenter["datastore"]["name"]}"',
+        f'retention_volume = "{layout.retention}"',
+        f'master_targets = ["{MASTER_TARGET.name}"]',
+        f'process_server = "{PROCESS_SERVER}"',
+        'policy = "lab-failback-24h"',
+        'run_as_account = "linux-root"',
+        'rollback_window = "1h"',
+        "",
+        "[[agents]]",
+        f'name = "{MASTER_TARGET.name}"',
+        'role = "master-target"',
+        f'address = "{mt["address"]}"',
+        f'vm = "{record.master_target["instance_uuid"]}"',
+        "",
+        "[[agents]]",
+        f'name = "{PROCESS_SERVER}"',
+        'role = "process-server"',
+        f'address = "{ps["address"]}"',
+    ]
+    for vm in record.vms:
+        disks = ", ".join(
+            f'{{ id = "{d["disk_id"]}", source = "{d["source"]}", change_log = "{d["change_log"]}" }}'
+            for d in vm["disks"]
+        )
+        lines += ["", "[[vms]]", f'item = "{vm["name"]}"', 'location = "original"', f"disks = [{disks}]"]
+    layout.plan.write_text("\n".join(lines) + "\n")
 
 
 # -- down -----------------------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_every_process_runs_and_both_agents_are_registered_and_healthy(running_l
 def test_the_status_document_keeps_its_documented_keys(running_lab: Path):
     document = lab_status(running_lab)
     assert set(document) == {
-        "schema", "dir", "state", "failbackctl_config", "processes", "endpoints", "vms", "master_target",
+        "schema", "dir", "state", "failbackctl_config", "plan", "processes", "endpoints", "vms", "master_target",
     }  # fmt: skip
     assert document["schema"] == 1
     assert set(document["endpoints"]) == {"vcenter", "azure", "controller", "agents"}
@@ -129,6 +129,18 @@ def test_a_vmdk_attached_to_the_master_target_is_resolved_by_its_disks_api_and_s
     after = lab_status(running_lab)
     assert next(v for v in after["vms"] if v["name"] == "app01")["onprem"]["disks"][0]["attached_to"] == "app01"
     assert [d["name"] for d in after["master_target"]["devices"]] == ["sda"]
+
+
+def test_the_plan_lab_up_writes_is_accepted_by_the_controller(running_lab: Path):
+    document = lab_status(running_lab)
+    result = run_cli(
+        "controller.cli", "--config", document["failbackctl_config"], "plan", "apply", document["plan"], "--dry-run",
+        "--output", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    planned = json.loads(result.stdout)
+    assert planned["stored"] is False
+    assert {step["item"] for step in planned["steps"]} >= {"web01", "app01", "db01"}
 
 
 def test_up_refuses_a_directory_that_holds_a_lab(running_lab: Path):
