@@ -52,7 +52,9 @@ class AgentApp:
         ]
         self.discovery: DiskDiscovery | None = None
         if self.registration.identity.role is Role.MASTER_TARGET:
-            self.discovery = open_discovery(agent_dir=str(config.state_dir), sysfs_root=config.sysfs_root)
+            self.discovery = open_discovery(
+                agent_dir=str(config.state_dir), sysfs_root=config.sysfs_root, dev_root=config.dev_root
+            )
             self._disks = Gauge(
                 "failback_agent_disks", "Disks the master target sees, by state", ["state"], registry=self.registry
             )

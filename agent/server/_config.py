@@ -18,6 +18,7 @@
 
     [discovery]
     sysfs_root = "/sys-of-another-tree"     # optional: read disks from another sysfs tree (containers, tests)
+    dev_root = "/dev-of-that-tree"          # optional, with sysfs_root: where that tree's device nodes are
 
     [controller]
     address = "controller.example:9440"     # optional: where the controller is now, if not where the agent
@@ -46,6 +47,7 @@ class AgentConfig:
     metrics_listen: Address
     check_interval: float
     sysfs_root: Path | None = None
+    dev_root: Path | None = None
     controller_address: str | None = None
 
 
@@ -69,6 +71,11 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
             sysfs_root = discovery.optional_string("sysfs_root")
             if sysfs_root is not None and not sysfs_root.startswith("/"):
                 raise discovery.error("sysfs_root", f"expected an absolute path, got {sysfs_root!r}")
+            dev_root = discovery.optional_string("dev_root")
+            if dev_root is not None and not dev_root.startswith("/"):
+                raise discovery.error("dev_root", f"expected an absolute path, got {dev_root!r}")
+            if dev_root is not None and sysfs_root is None:
+                raise discovery.error("dev_root", "needs sysfs_root: the live /sys describes the live /dev")
         with root.table("controller") as controller:
             controller_address = controller.optional_string("address")
             if controller_address is not None:
@@ -84,5 +91,6 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         metrics_listen=metrics_listen,
         check_interval=check_interval.total_seconds(),
         sysfs_root=Path(sysfs_root) if sysfs_root else None,
+        dev_root=Path(dev_root) if dev_root else None,
         controller_address=controller_address,
     )

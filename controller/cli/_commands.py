@@ -13,6 +13,7 @@ from controller.cli import (
     _health,
     _inventory,
     _jobs,
+    _lab,
     _servers,
     _tokens,
     _vcenter,
@@ -31,4 +32,5 @@ REGISTRY: list[Register] = [
     _failback.register,
     _backup.register,
     _health.register,
+    _lab.register,
 ]
