@@ -7,12 +7,10 @@ Each subcommand lives in its own module exposing ``register(subparsers)``, which
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Sequence
 
 from failback import __version__
-from failback.errors import FailbackError
+from failback.cli import run_handler
 
 __all__ = ["main"]
 
@@ -30,15 +28,4 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except FailbackError as exc:
-        print(f"failback-agent: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader (head, grep -q) went away: that is not an error of ours. Silence the flush at exit too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run_handler("failback-agent", _build_parser().parse_args(argv))

@@ -78,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--sysfs-root", type=_sysfs_root, metavar="PATH", help="read PATH/sys instead of this machine's /sys"
     )
     parser.add_argument(
+        "--dev-root", type=Path, metavar="PATH", help="with --sysfs-root: the device nodes of that tree are in PATH"
+    )
+    parser.add_argument(
         "--agent-dir", metavar="PATH", help="the agent's install directory (default: where this code lives)"
     )
     parser.add_argument(
@@ -99,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         agent_dir=args.agent_dir or _default_agent_dir(),
         retention_paths=args.retention,
         sysfs_root=args.sysfs_root,
+        dev_root=args.dev_root,
     )
     inventory = discovery.list_disks()
     if args.output == "json":

@@ -11,11 +11,13 @@ window's second round trip overlaps the reading and hashing of the next.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import blake3
 
@@ -25,7 +27,7 @@ from agent.dataplane._model import BLOCK_SIZE, BlockWrite, Bookmark, BookmarkKin
 from agent.dataplane._source import SourceEntry
 from agent.dataplane.errors import InvalidInput, SourceError
 
-__all__ = ["ScanSource"]
+__all__ = ["DiskReader", "ScanSource"]
 
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
 
@@ -43,8 +45,15 @@ class _Compared:
     blocks: concurrent.futures.Future[Sequence[bytes]] | None
 
 
+class DiskReader(Protocol):
+    """A disk that is not a local file (e.g. a cloud snapshot read over HTTP): fills ``view`` from ``offset``."""
+
+    def read_into(self, view: memoryview, offset: int) -> None: ...
+
+
 class ScanSource:
-    """Resync of the disk ``source`` (path or fd, ``size`` bytes, default its current size) against ``remote``.
+    """Resync of the disk ``source`` (path or fd, ``size`` bytes, default its current size; or a
+    :class:`DiskReader` with ``size`` given) against ``remote``.
 
     Cursors are byte offsets into the disk (a cursor inside a chunk resumes with the blocks after it);
     :attr:`done_cursor` (``size + 1``) is the cursor after the RESYNC_COMPLETE bookmark, so resuming from it yields
@@ -53,7 +62,7 @@ class ScanSource:
 
     def __init__(
         self,
-        source: str | os.PathLike[str] | int,
+        source: str | os.PathLike[str] | int | DiskReader,
         remote: RemoteHashes,
         *,
         size: int | None = None,
@@ -64,8 +73,14 @@ class ScanSource:
         if window <= 0 or window % CHUNK_SIZE:
             raise ValueError(f"the scan window must be a positive multiple of {CHUNK_SIZE}")
         self._asker: concurrent.futures.ThreadPoolExecutor | None = None
-        self._fd, self._owned = open_disk(source)
-        self.size = size if size is not None else os.lseek(self._fd, 0, os.SEEK_END)
+        if isinstance(source, str | os.PathLike | int):
+            self._fd, self._owned = open_disk(source)
+            self.size = size if size is not None else os.lseek(self._fd, 0, os.SEEK_END)
+            self._read: Callable[[memoryview, int], None] = functools.partial(read_exact, self._fd)
+        else:
+            if size is None:
+                raise ValueError("a scan through a DiskReader needs the disk's size")
+            self._fd, self._owned, self.size, self._read = -1, False, size, source.read_into
         if self.size % BLOCK_SIZE:
             self.close()
             raise SourceError(f"the source disk is {self.size} bytes, not a multiple of {BLOCK_SIZE}")
@@ -99,7 +114,7 @@ class ScanSource:
             view = views[turn]
             end = min(position + len(view), self.size)
             window = view[: end - position]
-            read_exact(self._fd, window, position)
+            self._read(window, position)
             compared = self._compare_window(window, position)
             if previous is not None:
                 yield from self._entries(previous, cursor)

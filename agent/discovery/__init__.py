@@ -100,22 +100,29 @@ def open_discovery(
     agent_dir: str | None = None,
     retention_paths: Sequence[str] = (),
     sysfs_root: Path | str | None = None,
+    dev_root: Path | str | None = None,
 ) -> DiskDiscovery:
     """The discovery for this host.
 
     Windows: PowerShell through a subprocess runner. Linux: udev (pyudev) when the live system is examined and
     libudev loads, sysfs otherwise; ``sysfs_root`` points at another tree (a test tree, or a mounted image) and
-    then uses sysfs only, since the live udev database describes a different machine.
+    then uses sysfs only, since the live udev database describes a different machine. ``dev_root`` is where that
+    tree's device nodes are (default ``<sysfs_root>/dev`` for opening, ``/dev/<name>`` as the reported path); disks'
+    paths then name the nodes there.
     """
     if sys.platform == "win32":
-        if sysfs_root is not None:
-            raise SourceError("a sysfs root applies to Linux only")
+        if sysfs_root is not None or dev_root is not None:
+            raise SourceError("a sysfs root and a device root apply to Linux only")
         return WindowsDiscovery(SubprocessRunner(), agent_dir=agent_dir, retention_paths=retention_paths)
     root = Path(sysfs_root) if sysfs_root is not None else Path("/")
     udev: UdevSource | None = None
+    if dev_root is not None and root == Path("/"):
+        raise SourceError("a device root needs a sysfs root: the live /sys describes the live /dev")
     if root == Path("/"):
         try:
             udev = PyudevSource()
         except SourceError:
             udev = None
-    return LinuxDiscovery(sysfs_root=root, udev=udev, agent_dir=agent_dir, retention_paths=retention_paths)
+    return LinuxDiscovery(
+        sysfs_root=root, dev_root=dev_root, udev=udev, agent_dir=agent_dir, retention_paths=retention_paths
+    )

@@ -58,6 +58,7 @@ class LinuxDiscovery(DiskDiscovery):
         self,
         *,
         sysfs_root: Path | str = "/",
+        dev_root: Path | str | None = None,
         udev: UdevSource | None = None,
         mounts: MountTable | None = None,
         agent_dir: str | None = None,
@@ -81,6 +82,10 @@ class LinuxDiscovery(DiskDiscovery):
         # The live mount table says nothing about a fake tree's devices; a fake tree brings its own mount file.
         self._mounts = mounts or (psutil_mounts if live else proc_mounts(self.root / "proc" / "self" / "mounts"))
         self._live = live
+        # Where device nodes are: /dev on a live system. A fake tree's nodes are <root>/dev unless ``dev_root``
+        # says otherwise; with ``dev_root`` the disks' paths name the real nodes (or files) there, so the data plane
+        # opens what discovery reports.
+        self._dev_root = Path(dev_root) if dev_root is not None else None
         self._roles_paths: list[tuple[DiskRole, str]] = [(DiskRole.OS, path) for path in os_paths]
         if agent_dir:
             self._roles_paths.append((DiskRole.AGENT, agent_dir))
@@ -132,7 +137,12 @@ class LinuxDiscovery(DiskDiscovery):
         )
         if needs_enable_uuid:
             problem = f"no SCSI page-83 id: the master target VM needs disk.EnableUUID = TRUE ({problem})"
-        node = udev_disk.device_node if udev_disk is not None and udev_disk.device_node else f"/dev/{sys_disk.name}"
+        if self._dev_root is not None:
+            node = str(self._dev_root / sys_disk.name)
+        elif udev_disk is not None and udev_disk.device_node:
+            node = udev_disk.device_node
+        else:
+            node = f"/dev/{sys_disk.name}"
         return Disk(
             disk_id=identity.disk_id,
             id_problem=None if identity.disk_id else problem,
@@ -222,7 +232,9 @@ class LinuxDiscovery(DiskDiscovery):
         return disk
 
     def _node(self, disk: Disk) -> Path:
-        return Path(disk.path) if self._live else self.root / "dev" / disk.name
+        if self._dev_root is not None or self._live:
+            return Path(disk.path)
+        return self.root / "dev" / disk.name
 
     def _open_exclusive(self, disk: Disk) -> int:
         """Open the device with O_EXCL: on a block device this fails with EBUSY while anything else claims it

@@ -123,6 +123,7 @@ class Captured:
     in_resync: bool
     ever_consistent: bool
     overlay: dict[int, WriteEntry] | None  # the round's writes by block (None: not tracked, no capture possible)
+    recorded: bool  # it wrote an undo record
 
 
 def capture_round(engine: PairJournal, round_: list[PendingBatch], previous: Captured | None) -> Captured:
@@ -176,6 +177,7 @@ def capture_round(engine: PairJournal, round_: list[PendingBatch], previous: Cap
         state.in_resync,
         state.ever_consistent,
         work.overlay if work.track else None,
+        bool(work.items),
     )
 
 
@@ -201,4 +203,4 @@ def write_round(engine: PairJournal, done: Captured) -> None:
     }
     engine.state.replay(APPLIED, record)
     engine.catalog.record(APPLIED, record, engine.state)
-    engine._release(done.batches)
+    engine._retire(done.batches)

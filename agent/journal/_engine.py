@@ -421,8 +421,16 @@ class PairJournal:
                     round_ = self._next_round(previous)
                     if not round_:
                         break
-                    if writing is not None and previous is not None and previous.overlay is None:
-                        # The previous round kept no copy of its writes to read from: let it reach the target.
+                    if (
+                        writing is not None
+                        and previous is not None
+                        and (previous.overlay is None or not previous.recorded)
+                    ):
+                        # Overlap only after a round that kept a copy of its writes (to read them from) and wrote an
+                        # undo record. After a round without one, the next round's undo record must not become
+                        # durable before that round is recorded as applied: recovery would re-capture the earlier
+                        # round (its captured-block set is gone) into a record *after* the later one, and going
+                        # back would then find the later before-image first.
                         self._finish(writing, previous)
                         writing = None
                     try:
@@ -465,22 +473,27 @@ class PairJournal:
         return self._writer_pool
 
     def _finish(self, writing: concurrent.futures.Future[None], done: Captured | None) -> None:
+        """Wait for a round's target writes; then its buffers may be reused. Called only once no capture still
+        reads them (the next round's capture takes the blocks this round writes from these very buffers)."""
         try:
             writing.result()
         except OSError as exc:
             first = done.batches[0].seq if done is not None else "?"
             raise self._fail(f"writing batches from {first} on to the target failed: {exc}") from exc
+        if done is not None:
+            for batch in done.batches:
+                if batch.buffer is not None:
+                    batch.entries.clear()
+                    self.wal.pool.give(batch.buffer)
+                    batch.buffer = None
 
-    def _release(self, batches: list[PendingBatch]) -> None:
-        """Forget applied batches: their buffers go back to the pool, their redo segments may go."""
+    def _retire(self, batches: list[PendingBatch]) -> None:
+        """Forget applied batches (their buffers are recycled by :meth:`_finish`); their redo segments may go."""
         with self._pending_lock:
             for batch in batches:
                 self._pending.popleft()
                 self._pending_bytes -= batch.nbytes
                 self._recovered.pop(batch.seq, None)
-                if batch.buffer is not None:
-                    batch.entries.clear()
-                    self.wal.pool.give(batch.buffer)
         self.wal.drop_applied(self.state.applied_seq)
 
     # -- points, pruning, health --------------------------------------------------------------------------------------

@@ -145,8 +145,9 @@ class _BufferPool:
         self._keep = keep
 
     def take(self, size: int) -> mmap.mmap:
-        for i, buf in enumerate(self._free):
-            if len(buf) >= size:
+        # Most recently returned first: its pages are the likeliest to be resident (and in cache).
+        for i in range(len(self._free) - 1, -1, -1):
+            if len(self._free[i]) >= size:
                 return self._free.pop(i)
         return aligned_buffer(max(size, 1 << 20))
 

@@ -3,6 +3,7 @@ of its role (master target: receive side and recovery points; process server: se
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -31,7 +32,8 @@ from agent.server._pair_metrics import SourcePairMetrics, TargetPairMetrics
 from agent.server._pairs import SourcePairsServicer, TargetPairsServicer
 from agent.server._points import RecoveryPointsServicer
 from agent.server._replication import ReplicationServicer
-from agent.trust import CertificateKeeper, Registration
+from agent.trust import CertificateKeeper, Heartbeat, Registration, StatusReport
+from controller.api.v1 import agents_pb2
 from failback.identity import Identity, Role
 from failback.serving import (
     AccessPolicy,
@@ -80,8 +82,12 @@ class _Connector:
 class AgentApp:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
-        self.registration = Registration.load(config.state_dir)
+        registration = Registration.load(config.state_dir)
+        if config.controller_address:
+            registration = dataclasses.replace(registration, controller_address=config.controller_address)
+        self.registration = registration
         self.keeper = CertificateKeeper(config.state_dir, self.registration, check_interval=config.check_interval)
+        self.heartbeat = Heartbeat(self.keeper, self.registration, self.status_report)
         self.registry = CollectorRegistry()
         self._certificate_expiry = Gauge(
             "failback_agent_certificate_expiry_timestamp_seconds",
@@ -119,7 +125,9 @@ class AgentApp:
                 )
             )
         if self.registration.identity.role is Role.MASTER_TARGET:
-            self.discovery = open_discovery(agent_dir=str(config.state_dir), sysfs_root=config.sysfs_root)
+            self.discovery = open_discovery(
+                agent_dir=str(config.state_dir), sysfs_root=config.sysfs_root, dev_root=config.dev_root
+            )
             self._disks = Gauge(
                 "failback_agent_disks", "Disks the master target sees, by state", ["state"], registry=self.registry
             )
@@ -224,6 +232,21 @@ class AgentApp:
                 found.extend(registry.problems)
         return found
 
+    def status_report(self) -> StatusReport:
+        """What the heartbeat tells the controller. Retention and backlog figures come with the data path."""
+        problems = self.problems()
+        if self.discovery is None:
+            return StatusReport(problems, process_server=agents_pb2.ProcessServerCapacity())
+        capacity = agents_pb2.MasterTargetCapacity()
+        try:
+            slots = self.discovery.list_disks().capacity()
+        except DiscoveryError as exc:
+            problems.append(f"cannot list disks: {exc}")
+        else:
+            capacity.attached_disks = slots.attached
+            capacity.disk_limit = slots.limit
+        return StatusReport(problems, master_target=capacity)
+
     def _update_disk_metrics(self) -> None:
         if self.discovery is None:
             return
@@ -249,6 +272,7 @@ class AgentApp:
         metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
         log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
         self.keeper.start()
+        self.heartbeat.start()
         identity = self.registration.identity
         if self.targets is not None:
             self.targets.start()
@@ -257,7 +281,7 @@ class AgentApp:
 
         def on_stop() -> None:
             self._stop_pairs()
-            self.keeper.stop()
+            self._stop_upkeep()
 
         try:
             return run_until_signalled(
@@ -273,3 +297,7 @@ class AgentApp:
             )
         finally:
             metrics_server.shutdown()  # type: ignore[attr-defined]
+
+    def _stop_upkeep(self) -> None:
+        self.heartbeat.stop()
+        self.keeper.stop()

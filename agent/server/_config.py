@@ -18,6 +18,11 @@
 
     [discovery]
     sysfs_root = "/sys-of-another-tree"     # optional: read disks from another sysfs tree (containers, tests)
+    dev_root = "/dev-of-that-tree"          # optional, with sysfs_root: where that tree's device nodes are
+
+    [controller]
+    address = "controller.example:9440"     # optional: where the controller is now, if not where the agent
+                                            # registered (it is still verified by its identity name, not its address)
 
     [replication]
     allow_path_targets = false              # master target: pairs may name their target disk by path (lab, tests)
@@ -36,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from failback.config import Address, Table, load_toml
+from failback.config import Address, Table, load_toml, parse_address
 
 __all__ = ["AgentConfig", "ReplicationConfig", "load_config", "parse_config"]
 
@@ -63,6 +68,8 @@ class AgentConfig:
     metrics_listen: Address
     check_interval: float
     sysfs_root: Path | None = None
+    dev_root: Path | None = None
+    controller_address: str | None = None
     replication: ReplicationConfig = ReplicationConfig()
 
 
@@ -86,6 +93,18 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
             sysfs_root = discovery.optional_string("sysfs_root")
             if sysfs_root is not None and not sysfs_root.startswith("/"):
                 raise discovery.error("sysfs_root", f"expected an absolute path, got {sysfs_root!r}")
+            dev_root = discovery.optional_string("dev_root")
+            if dev_root is not None and not dev_root.startswith("/"):
+                raise discovery.error("dev_root", f"expected an absolute path, got {dev_root!r}")
+            if dev_root is not None and sysfs_root is None:
+                raise discovery.error("dev_root", "needs sysfs_root: the live /sys describes the live /dev")
+        with root.table("controller") as controller:
+            controller_address = controller.optional_string("address")
+            if controller_address is not None:
+                try:
+                    parse_address(controller_address, allow_zero_port=False)
+                except ValueError as exc:
+                    raise controller.error("address", str(exc)) from exc
         with root.table("replication") as table:
             replication = ReplicationConfig(
                 allow_path_targets=table.boolean("allow_path_targets", False),
@@ -104,5 +123,7 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         metrics_listen=metrics_listen,
         check_interval=check_interval.total_seconds(),
         sysfs_root=Path(sysfs_root) if sysfs_root else None,
+        dev_root=Path(dev_root) if dev_root else None,
+        controller_address=controller_address,
         replication=replication,
     )

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,36 +11,9 @@ from azure.core.credentials import TokenCredential
 from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 
 from controller.azure.errors import InvalidRequest
+from failback.secret import Secret
 
 __all__ = ["ManagedIdentity", "Secret", "ServicePrincipal", "make_credential"]
-
-
-class Secret:
-    """A secret string that prints as ``Secret('********')``; :meth:`reveal` is the only way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
-            raise InvalidRequest("a secret must be a non-empty string")
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash(Secret)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret is not picklable; store it encrypted, never serialised in the clear")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,11 @@ Exit codes: 0 ok, 1 failed, 2 usage. Errors go to stderr with the remedy. Every 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from failback import __version__
-from failback.errors import FailbackError
+from failback.cli import run_handler
 
 __all__ = ["main"]
 
@@ -36,15 +34,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except FailbackError as exc:
-        print(f"failbackctl: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader (head, grep -q) went away: that is not an error of ours. Silence the flush at exit too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    from controller.cli._client import UsageError
+
+    return run_handler("failbackctl", _parser().parse_args(argv), usage_errors=(UsageError,))

@@ -1,7 +1,8 @@
 """``failbackctl agents list|revoke``.
 
-JSON of ``list``: ``{"agents": [{"name", "role", "state", "version", "hostname", "registered_at",
-"certificate_not_after"}]}``; ``revoke`` prints the revoked agent and ``certificates_revoked``.
+``list`` is ``failbackctl servers``: the same output, documented in ``_servers``. ``revoke`` prints
+``{"agent": {"name", "role", "state", "version", "hostname", "registered_at", "certificate_not_after"},
+"certificates_revoked": int}``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import grpc
 from controller.api.v1 import controller_pb2, controller_pb2_grpc
 from controller.cli._client import RPC_TIMEOUT, connect, load_ctl_config, rpc_error
 from controller.cli._output import add_output_argument, emit
+from controller.cli._servers import list_servers
 
 _COLUMNS = ["NAME", "ROLE", "STATE", "VERSION", "HOSTNAME", "CERTIFICATE EXPIRES"]
 
@@ -21,9 +23,9 @@ _COLUMNS = ["NAME", "ROLE", "STATE", "VERSION", "HOSTNAME", "CERTIFICATE EXPIRES
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agents = subparsers.add_parser("agents", help="registered agents (process servers and master targets)")
     actions = agents.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="list registered agents")
+    listing = actions.add_parser("list", help="list registered agents (the same as 'failbackctl servers')")
     add_output_argument(listing)
-    listing.set_defaults(handler=_list)
+    listing.set_defaults(handler=list_servers)
     revoke = actions.add_parser("revoke", help="revoke an agent: its certificates stop working everywhere")
     revoke.add_argument("name")
     add_output_argument(revoke)
@@ -54,20 +56,6 @@ def _row(record: dict[str, Any]) -> list[object]:
         record["hostname"],
         record["certificate_not_after"],
     ]
-
-
-def _list(args: argparse.Namespace) -> int:
-    config = load_ctl_config(args.config)
-    with connect(config) as channel:
-        try:
-            response = controller_pb2_grpc.EnrollmentStub(channel).ListAgents(
-                controller_pb2.ListAgentsRequest(), timeout=RPC_TIMEOUT
-            )
-        except grpc.RpcError as exc:
-            raise rpc_error(exc, config) from exc
-    records = [_record(agent) for agent in response.agents]
-    emit(args, {"agents": records}, _COLUMNS, [_row(record) for record in records])
-    return 0
 
 
 def _revoke(args: argparse.Namespace) -> int:

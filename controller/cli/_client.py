@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 
@@ -15,9 +16,15 @@ from failback.errors import ConfigError, FailbackError, PermanentError, Temporar
 from failback.identity import Identity, Role
 from failback.serving import TlsIdentity, load_tls_identity, secure_channel
 
-__all__ = ["CtlConfig", "connect", "load_ctl_config", "rpc_error"]
+__all__ = ["CtlConfig", "UsageError", "call", "connect", "load_ctl_config", "rpc_error"]
 
 RPC_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+class UsageError(ConfigError):
+    """The command line is incomplete in a way argparse cannot see (a secret with no way to read it): exit 2."""
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,12 @@ def rpc_error(exc: grpc.RpcError, config: CtlConfig) -> FailbackError:
             remedy="check that failback-controller is running and reachable",
         )
     return PermanentError(exc.details() or code.name)
+
+
+def call(config: CtlConfig, rpc: Callable[[grpc.Channel], T]) -> T:
+    """Run ``rpc`` on a fresh operator channel; gRPC failures become errors with remedies."""
+    with connect(config) as channel:
+        try:
+            return rpc(channel)
+        except grpc.RpcError as exc:
+            raise rpc_error(exc, config) from exc

@@ -5,12 +5,32 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from controller.cli import _agents, _health, _tokens
+from controller.cli import (
+    _agents,
+    _azure,
+    _backup,
+    _failback,
+    _health,
+    _inventory,
+    _jobs,
+    _lab,
+    _servers,
+    _tokens,
+    _vcenter,
+)
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRY: list[Register] = [
     _tokens.register,
     _agents.register,
+    _servers.register,
+    _vcenter.register,
+    _azure.register,
+    _inventory.register,
+    _jobs.register,
+    _failback.register,
+    _backup.register,
     _health.register,
+    _lab.register,
 ]

@@ -13,7 +13,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from controller.cli._client import RPC_TIMEOUT, connect, load_ctl_config, rpc_error
 from controller.cli._output import add_output_argument, emit
 
-_SERVICES = ["", "failback.controller.v1.Certificates", "failback.controller.v1.Enrollment"]
+_SERVICES = [
+    "",
+    "failback.controller.v1.Certificates",
+    "failback.controller.v1.Enrollment",
+    "failback.controller.v1.AgentStatus",
+    "failback.controller.v1.Jobs",
+    "failback.controller.v1.Sources",
+]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,4 +1,5 @@
-"""Assembling the controller: CA, store, its own TLS identity, the two listeners, metrics."""
+"""Assembling the controller: CA, store, credential key, job runner, its own TLS identity, the two listeners,
+metrics."""
 
 from __future__ import annotations
 
@@ -12,12 +13,32 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from prometheus_client import CollectorRegistry, Gauge
 
-from controller.api.v1 import controller_pb2_grpc, registration_pb2_grpc
+from controller.agents import GrpcAgents
+from controller.api.v1 import (
+    agents_pb2_grpc,
+    backup_pb2_grpc,
+    controller_pb2_grpc,
+    inventory_pb2_grpc,
+    jobs_pb2_grpc,
+    registration_pb2_grpc,
+    workflows_pb2_grpc,
+)
 from controller.ca import CertificateAuthority
+from controller.inventory import Readers, SourceCatalog, refresh_job_types
+from controller.jobs import JobRegistry, JobRunner, Jobs, RunnerSettings
+from controller.secrets import KEY_FILE, SecretBox
+from controller.service._backup_servicer import BackupServicer
 from controller.service._config import ControllerConfig
+from controller.service._fleet_servicers import AgentStatusServicer, ServersServicer
+from controller.service._inventory_servicers import InventoryServicer, SourcesServicer
+from controller.service._jobs_servicer import JobsServicer
 from controller.service._ratelimit import FailureLimiter
+from controller.service._replica import ReplicaLock
 from controller.service._servicers import POLICY, CertificatesServicer, EnrollmentServicer, RegistrationServicer
-from controller.store import Database, Enrollment
+from controller.service._workflows_servicer import FailbackServicer
+from controller.store import AgentStatusStore, Database, Enrollment, InventoryStore, JobStore, ProtectionStore, Sources
+from controller.workflows import Deps, import_vault, job_types
+from failback import __version__
 from failback.identity import Identity, Role
 from failback.pki import generate_key, key_pem
 from failback.serving import (
@@ -38,6 +59,10 @@ _OWN_RENEW_BEFORE = dt.timedelta(days=30)
 _OWN_LIFETIME = dt.timedelta(days=365)
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class ControllerApp:
     def __init__(self, config: ControllerConfig) -> None:
         self.config = config
@@ -45,6 +70,47 @@ class ControllerApp:
         self.ca = CertificateAuthority.load_or_create(config.state_dir / "ca", name=config.name)
         self.database = Database.open(config.database_url)
         self.enrollment = Enrollment(self.database)
+        self.agent_status = AgentStatusStore(self.database)
+        self.secrets = SecretBox.load_or_create(config.state_dir / KEY_FILE)
+        self.catalog = SourceCatalog(Sources(self.database), self.secrets)
+        self.inventory = InventoryStore(self.database)
+        self.protection = ProtectionStore(self.database)
+        readers = Readers(config.state_dir / "trust")
+        self.agents = GrpcAgents(lambda: self.tls)
+        self.job_registry = JobRegistry(
+            refresh_job_types(
+                self.catalog,
+                self.inventory,
+                readers,
+                after_import=lambda vault: import_vault(vault, self.inventory, self.protection, now=_utcnow()),
+            )
+        )
+        self.job_registry.register(
+            *job_types(
+                Deps(
+                    protection=self.protection,
+                    catalog=self.catalog,
+                    readers=readers,
+                    agents=self.agents,
+                    trust_dir=config.state_dir / "trust",
+                    controller_version=__version__,
+                )
+            )
+        )
+        for plugin in config.job_plugins:
+            self.job_registry.load_plugin(plugin)
+        self.replica = ReplicaLock.acquire(config.state_dir)
+        self.runner = JobRunner(
+            JobStore(self.database),
+            self.job_registry,
+            RunnerSettings(
+                replica=self.replica.replica,
+                workers=config.job_workers,
+                lease=config.job_lease,
+                poll_interval=config.job_poll_interval.total_seconds(),
+            ),
+        )
+        self.jobs = Jobs(self.runner.store, self.job_registry, on_submit=self.runner.wake)
         self.tls = self._own_identity()
         self.registry = CollectorRegistry()
         self._agents_gauge = Gauge(
@@ -69,6 +135,39 @@ class ControllerApp:
                     "failback.controller.v1.Enrollment",
                     controller_pb2_grpc.add_EnrollmentServicer_to_server,
                     EnrollmentServicer(self.ca, self.enrollment),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.AgentStatus",
+                    agents_pb2_grpc.add_AgentStatusServicer_to_server,
+                    AgentStatusServicer(self.agent_status, interval=config.heartbeat_interval),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Servers",
+                    agents_pb2_grpc.add_ServersServicer_to_server,
+                    ServersServicer(self.enrollment, self.agent_status, stale_after=config.stale_after),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Jobs", jobs_pb2_grpc.add_JobsServicer_to_server, JobsServicer(self.jobs)
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Sources",
+                    inventory_pb2_grpc.add_SourcesServicer_to_server,
+                    SourcesServicer(self.catalog, self.inventory, self.jobs),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Inventory",
+                    inventory_pb2_grpc.add_InventoryServicer_to_server,
+                    InventoryServicer(self.inventory),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Failback",
+                    workflows_pb2_grpc.add_FailbackServicer_to_server,
+                    FailbackServicer(self.protection, self.jobs),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Backup",
+                    backup_pb2_grpc.add_BackupServicer_to_server,
+                    BackupServicer(self.database, config.state_dir, controller_name=config.name),
                 ),
             ],
         )
@@ -134,6 +233,7 @@ class ControllerApp:
         metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
         log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
         self.update_metrics()
+        self.runner.start()
         try:
             return run_until_signalled(
                 [self.server, self.registration_server],
@@ -141,13 +241,15 @@ class ControllerApp:
                 healthy=self._healthy,
                 status=(
                     f"serving on {self.server.bound} registration {self.registration_server.bound} "
-                    f"metrics {self.config.metrics_listen.host}:{metrics_port}"
+                    f"metrics {self.config.metrics_listen.host}:{metrics_port} replica {self.replica.replica}"
                 ),
+                on_stop=lambda: self.runner.stop(timeout=self.config.drain_seconds),
                 stop=stop,
             )
         finally:
             metrics_server.shutdown()  # type: ignore[attr-defined]
             self.database.close()
+            self.replica.release()
 
     def _healthy(self) -> bool:
         try:

@@ -18,6 +18,16 @@
 
     [certificates]
     agent_lifetime = "7d"
+
+    [agents]
+    heartbeat_interval = "30s"                   # how often agents report (they are told in every answer)
+    stale_after = "90s"                          # an agent silent this long shows as "stale"
+
+    [jobs]
+    workers = 4                                  # jobs run at once by this controller
+    lease = "30s"                                # a dead replica's jobs move to another after this long
+    poll_interval = "1s"                         # how often due jobs (retries, other replicas' jobs) are looked for
+    plugins = []                                 # modules whose job_types() adds job types (tests, extensions)
 """
 
 from __future__ import annotations
@@ -47,6 +57,12 @@ class ControllerConfig:
     drain_seconds: float
     metrics_listen: Address
     agent_lifetime: dt.timedelta
+    heartbeat_interval: dt.timedelta = dt.timedelta(seconds=30)
+    stale_after: dt.timedelta = dt.timedelta(seconds=90)
+    job_workers: int = 4
+    job_lease: dt.timedelta = dt.timedelta(seconds=30)
+    job_poll_interval: dt.timedelta = dt.timedelta(seconds=1)
+    job_plugins: tuple[str, ...] = ()
 
     @property
     def identity(self) -> Identity:
@@ -78,6 +94,20 @@ def parse_config(data: dict[str, Any], source: str) -> ControllerConfig:
             agent_lifetime = certificates.duration("agent_lifetime", "7d")
             if not dt.timedelta(hours=1) <= agent_lifetime <= dt.timedelta(days=90):
                 raise certificates.error("agent_lifetime", "expected between 1h and 90d")
+        with root.table("agents") as agents:
+            heartbeat_interval = agents.duration("heartbeat_interval", "30s")
+            if not dt.timedelta(seconds=1) <= heartbeat_interval <= dt.timedelta(hours=1):
+                raise agents.error("heartbeat_interval", "expected between 1s and 1h")
+            stale_after = agents.duration("stale_after", f"{3 * heartbeat_interval.total_seconds():g}s")
+            if stale_after <= heartbeat_interval:
+                raise agents.error("stale_after", "must be longer than heartbeat_interval")
+        with root.table("jobs") as jobs:
+            job_workers = jobs.integer("workers", 4, minimum=1, maximum=64)
+            job_lease = jobs.duration("lease", "30s")
+            if job_lease < dt.timedelta(seconds=1):
+                raise jobs.error("lease", "expected at least 1s")
+            job_poll_interval = jobs.duration("poll_interval", "1s")
+            job_plugins = jobs.strings("plugins")
     return ControllerConfig(
         name=name,
         state_dir=state_dir,
@@ -88,4 +118,10 @@ def parse_config(data: dict[str, Any], source: str) -> ControllerConfig:
         drain_seconds=drain.total_seconds(),
         metrics_listen=metrics_listen,
         agent_lifetime=agent_lifetime,
+        heartbeat_interval=heartbeat_interval,
+        stale_after=stale_after,
+        job_workers=job_workers,
+        job_lease=job_lease,
+        job_poll_interval=job_poll_interval,
+        job_plugins=job_plugins,
     )

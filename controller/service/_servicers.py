@@ -29,15 +29,23 @@ from failback.identity import AGENT_ROLES, Identity, IdentityError, Role
 from failback.pki import CertificateError
 from failback.serving import AccessPolicy, StatusMap, abort_with, peer_identity
 
-__all__ = ["POLICY", "CertificatesServicer", "EnrollmentServicer", "RegistrationServicer"]
+__all__ = ["POLICY", "CertificatesServicer", "EnrollmentServicer", "RegistrationServicer", "agent_record"]
 
 log = logging.getLogger(__name__)
 
 _AGENTS = frozenset(AGENT_ROLES)
+_OPERATORS = frozenset({Role.OPERATOR})
 POLICY = AccessPolicy(
     {
-        "failback.controller.v1.Certificates": _AGENTS | {Role.OPERATOR},
-        "failback.controller.v1.Enrollment": frozenset({Role.OPERATOR}),
+        "failback.controller.v1.Certificates": _AGENTS | _OPERATORS,
+        "failback.controller.v1.Enrollment": _OPERATORS,
+        "failback.controller.v1.AgentStatus": _AGENTS,
+        "failback.controller.v1.Servers": _OPERATORS,
+        "failback.controller.v1.Jobs": _OPERATORS,
+        "failback.controller.v1.Sources": _OPERATORS,
+        "failback.controller.v1.Inventory": _OPERATORS,
+        "failback.controller.v1.Backup": _OPERATORS,
+        "failback.controller.v1.Failback": _OPERATORS,
     }
 )
 
@@ -228,7 +236,7 @@ class EnrollmentServicer(controller_pb2_grpc.EnrollmentServicer):
     def ListAgents(
         self, request: controller_pb2.ListAgentsRequest, context: grpc.ServicerContext
     ) -> controller_pb2.ListAgentsResponse:
-        return controller_pb2.ListAgentsResponse(agents=[_agent(row) for row in self._enrollment.agents()])
+        return controller_pb2.ListAgentsResponse(agents=[agent_record(row) for row in self._enrollment.agents()])
 
     def RevokeAgent(
         self, request: controller_pb2.RevokeAgentRequest, context: grpc.ServicerContext
@@ -238,10 +246,10 @@ class EnrollmentServicer(controller_pb2_grpc.EnrollmentServicer):
         except FailbackError as exc:
             _abort(context, exc)
         log.warning("%s revoked agent %s (%d certificates)", peer_identity(context), request.name, count)
-        return controller_pb2.RevokeAgentResponse(agent=_agent(row), certificates_revoked=count)
+        return controller_pb2.RevokeAgentResponse(agent=agent_record(row), certificates_revoked=count)
 
 
-def _agent(row: AgentRow) -> controller_pb2.AgentRecord:
+def agent_record(row: AgentRow) -> controller_pb2.AgentRecord:
     return controller_pb2.AgentRecord(
         name=row.name,
         role=row.role,

@@ -6,12 +6,11 @@ import argparse
 import datetime as dt
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from failback import __version__
-from failback.errors import FailbackError
+from failback.cli import run_handler
 from failback.logs import configure_logging
 
 __all__ = ["main"]
@@ -90,10 +89,4 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(os.environ.get("FAILBACK_LOG_LEVEL", "INFO"))
-    try:
-        return int(args.handler(args))
-    except FailbackError as exc:
-        print(f"failback-controller: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_handler("failback-controller", args)

@@ -8,9 +8,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from controller.store._conditional import changed as _changed
 from controller.store._database import Database
 from controller.store._models import Agent, Certificate, Token
 from controller.store.errors import (
@@ -53,13 +54,6 @@ class AgentRow:
     hostname: str
     registered_at: dt.datetime
     certificate_not_after: dt.datetime | None
-
-
-def _changed(session: Session, statement: Update) -> int:
-    """Execute a conditional UPDATE and return how many rows it changed."""
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return result.rowcount
 
 
 def _hash(secret: str) -> str:

@@ -6,6 +6,9 @@ Power operations are long-running as in Azure: the VM shows the transitional pow
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from lab.azure._bodies import Bodies
 from lab.azure._estate import AzureVm, Estate, PowerState
 from lab.azure._http import ArmError, Request, Response, Router
@@ -32,10 +35,18 @@ _TRANSITIONS: dict[str, tuple[PowerState, PowerState]] = {
 
 
 class ComputeService:
-    def __init__(self, estate: Estate, ops: Operations) -> None:
+    """``storage_profile(vm name)`` gives the VM's ``storageProfile`` (its managed disks), when it has one."""
+
+    def __init__(
+        self,
+        estate: Estate,
+        ops: Operations,
+        storage_profile: Callable[[str], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.estate = estate
         self.bodies = Bodies(estate)
         self.ops = ops
+        self.storage_profile = storage_profile
 
     def register(self, router: Router) -> None:
         router.add("GET", _VM, self._get)
@@ -62,7 +73,12 @@ class ComputeService:
         )
 
     def _get(self, request: Request, **path: str) -> Response:
-        return Response(200, self.bodies.vm(self._vm(request, **path)))
+        vm = self._vm(request, **path)
+        body = self.bodies.vm(vm)
+        profile = self.storage_profile(vm.name) if self.storage_profile is not None else None
+        if profile is not None:
+            body["properties"]["storageProfile"] = profile
+        return Response(200, body)
 
     def _instance_view(self, request: Request, **path: str) -> Response:
         return Response(200, self.bodies.instance_view(self._vm(request, **path)))

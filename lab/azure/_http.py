@@ -38,21 +38,30 @@ class Request:
     query: dict[str, list[str]]
     body: Any
     base_url: str
+    headers: dict[str, str] = field(default_factory=dict)
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[0] if values else None
 
+    def header(self, name: str) -> str | None:
+        """A request header, looked up case-insensitively as HTTP does."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
 
 @dataclass
 class Response:
-    """An answer; ``status`` 0 means: close the connection without answering."""
+    """An answer; ``status`` 0 means: close the connection without answering. ``raw`` is a body sent as it is
+    (blob data, XML) instead of ``body`` as JSON; its Content-Type is in ``headers``."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
 
     def encode(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return b"" if self.body is None else json.dumps(self.body).encode()
 
 

@@ -75,8 +75,10 @@ class Operations:
         on_success: Callable[[], None],
         on_failure: Callable[[str, str], None],
         result: Callable[[], Any],
+        accepted: tuple[int, Any] = (202, None),
     ) -> Response:
-        """Register an operation and return the 202 answer that announces it."""
+        """Register an operation and return the answer that announces it: ``accepted`` is its status and body
+        (202 and none by default; a PUT that creates may answer 201 with the resource as it is being created)."""
         with self._lock:
             settings = self.settings
             op = Operation(
@@ -91,7 +93,7 @@ class Operations:
                 started=self._clock(),
             )
             self._ops[op_id.lower()] = op
-        return Response(202, None, self._headers(op))
+        return Response(accepted[0], accepted[1], self._headers(op))
 
     def _headers(self, op: Operation) -> dict[str, str]:
         return {

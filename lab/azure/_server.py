@@ -21,8 +21,11 @@ from typing import Any
 
 from lab._tlsca import TestCA
 from lab.azure._asr import SiteRecoveryService
+from lab.azure._blob import BLOB_PATH, BlobService, BlobTraffic, storage_error_response
 from lab.azure._compute import ComputeService
 from lab.azure._demo import demo_estate
+from lab.azure._disk_service import DiskService
+from lab.azure._disks import DiskStore
 from lab.azure._estate import Estate
 from lab.azure._http import ArmError, Fault, RecordedRequest, Request, Response, Router
 from lab.azure._identity import IdentityService
@@ -38,7 +41,9 @@ class LocalAzure:
     ``estate`` is the live state; ``requests`` the recorded traffic; ``lro`` how the next long-running operations
     behave; :meth:`inject` adds a fault. ``token``, when set, is the only bearer token accepted. ``principals`` maps
     (tenant, client id) to a client secret: those service principals get ``token`` from the endpoint's Entra ID
-    token route (authority ``base_url``).
+    token route (authority ``base_url``). ``disks`` holds the managed disks (image files under ``disk_dir``, a
+    temporary directory by default), their snapshots and restore points; ``blob_traffic`` counts what their SAS
+    URLs served. ``clock`` drives operation times, SAS expiry and Azure's snapshot rate limits.
     """
 
     def __init__(
@@ -50,9 +55,11 @@ class LocalAzure:
         token: str | None = None,
         principals: dict[tuple[str, str], str] | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
+        disk_dir: Path | None = None,
     ) -> None:
         self.estate = estate if estate is not None else demo_estate()
         self._tmp = tempfile.TemporaryDirectory(prefix="local-azure-") if tls_dir is None and ca is None else None
+        self._disk_tmp = tempfile.TemporaryDirectory(prefix="local-azure-disks-") if disk_dir is None else None
         directory = tls_dir if tls_dir is not None else Path(self._tmp.name if self._tmp else ".")
         self.ca = ca if ca is not None else TestCA(directory / "ca")
         self.token = token
@@ -61,8 +68,14 @@ class LocalAzure:
         self._router = Router()
         self._ops = ops = Operations(self.lro, self._clock)
         self._lock = threading.Lock()
+        self.disks = DiskStore(disk_dir or Path(self._disk_tmp.name if self._disk_tmp else "."), self._clock)
+        disk_service = DiskService(self.estate, self.disks, ops, self._clock)
+        blob = BlobService(self.disks)
+        self.blob_traffic: BlobTraffic = blob.traffic
         SiteRecoveryService(self.estate, ops, self._clock).register(self._router)
-        ComputeService(self.estate, ops).register(self._router)
+        ComputeService(self.estate, ops, disk_service.bodies.storage_profile).register(self._router)
+        disk_service.register(self._router)
+        blob.register(self._router)
         IdentityService(principals or {}, token or "local-azure-token").register(self._router)
         server_cert = self.ca.issue_server("localhost")
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -121,6 +134,8 @@ class LocalAzure:
             self._thread.join(timeout=5)
         if self._tmp is not None:
             self._tmp.cleanup()
+        if self._disk_tmp is not None:
+            self._disk_tmp.cleanup()
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Response:
         """Record, authenticate, apply faults and route one request (called from the server's threads)."""
@@ -136,19 +151,25 @@ class LocalAzure:
             except json.JSONDecodeError:
                 body = raw_body.decode(errors="replace")
         self._router.record(RecordedRequest(method, path, query, headers, body))
+        blob = BLOB_PATH.match(path) is not None
         try:
             fault = self._router.injected(method, path)
             if fault is not None and not fault.drop:
                 raise fault.error()
+            request = Request(method, path, query, body, self.base_url, headers)
+            if blob:
+                # Blob reads carry a SAS, not a bearer token, and run in parallel: they only read image files.
+                response = self._router.dispatch(request)
+                return Response(0) if fault is not None else response
             if not _TOKEN_ROUTES.search(path):
                 self._authenticate(headers)
             if isinstance(body, str):
                 return ArmError(400, "InvalidRequestContent", "The request content could not be parsed.").response()
             with self._lock:  # one writer at a time: actions read-modify-write the estate
-                response = self._router.dispatch(Request(method, path, query, body, self.base_url))
+                response = self._router.dispatch(request)
             return Response(0) if fault is not None else response
         except ArmError as error:
-            return error.response()
+            return storage_error_response(error) if blob else error.response()
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
@@ -199,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        if payload:
+        if payload and not any(name.lower() == "content-type" for name in response.headers):
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-ms-request-id", "00000000-0000-0000-0000-000000000000")

@@ -3,7 +3,8 @@
 Each fix is a set of anchored text edits: an anchor must occur exactly once in its file, or the build stops with an
 error naming the file and the anchor. A simulator that silently misses a fix would make tests pass or fail for the
 wrong reason, so there is no "apply what matches" mode. Fixes 1-4 are described in the lab notes (vcsim.md); fix 5
-makes licence assignments listable the way vCenter lists them.
+makes licence assignments listable the way vCenter lists them; fix 6 gives every VMDK a ``-flat.vmdk`` extent of
+its capacity, which the lab's hypervisor shim uses as the disk's bytes.
 
 This module must never write to the system's source tree: callers pass the root of their own copy.
 """
@@ -33,6 +34,10 @@ class Fix:
     why: str
     edits: tuple[Edit, ...]
 
+
+_CREATE_DISK = (
+    "\t\tif err := vdmCreateVirtualDisk(types.VirtualDeviceConfigSpecFileOperationCreate, req); err != nil {\n"
+)
 
 FIXES: tuple[Fix, ...] = (
     Fix(
@@ -172,6 +177,69 @@ FIXES: tuple[Fix, ...] = (
 \t}...)
 
 \treturn body""",
+            ),
+        ),
+    ),
+    Fix(
+        6,
+        "simulator/virtual_disk_manager.go",
+        "a VMDK made by CreateVirtualDisk_Task kept no capacity: its -flat.vmdk extent was an empty file; the lab's "
+        "hypervisor shim keeps each disk's bytes in that extent, so it must have the disk's size",
+        (
+            Edit(
+                anchor=_CREATE_DISK
+                + """\t\t\treturn "", err
+\t\t}
+\t\treturn req.Name, nil""",
+                replacement=_CREATE_DISK
+                + """\t\t\treturn "", err
+\t\t}
+\t\t// failback fix 6: the flat extent holds the disk's bytes, sized to the capacity (sparse).
+\t\tif spec, ok := req.Spec.(*types.FileBackedVirtualDiskSpec); ok {
+\t\t\tif file, fault := Map.FileManager().resolve(req.Datacenter, req.Name); fault == nil {
+\t\t\t\t_ = os.Truncate(vdmNames(file)[0], spec.CapacityKb*1024)
+\t\t\t}
+\t\t}
+\t\treturn req.Name, nil""",
+            ),
+        ),
+    ),
+    Fix(
+        6,
+        "simulator/virtual_machine.go",
+        "a disk added to a VM did not size its -flat.vmdk extent, and attaching an existing VMDK reported capacity 0 "
+        "where vCenter reads it from the disk; both now follow the extent's size",
+        (
+            Edit(
+                anchor="""\t\t\terr := vdmCreateVirtualDisk(spec.FileOperation, &types.CreateVirtualDisk_Task{
+\t\t\t\tDatacenter: &dc.Self,
+\t\t\t\tName:       info.FileName,
+\t\t\t})
+\t\t\tif err != nil {
+\t\t\t\treturn err
+\t\t\t}
+""",
+                replacement="""\t\t\terr := vdmCreateVirtualDisk(spec.FileOperation, &types.CreateVirtualDisk_Task{
+\t\t\t\tDatacenter: &dc.Self,
+\t\t\t\tName:       info.FileName,
+\t\t\t})
+\t\t\tif err != nil {
+\t\t\t\treturn err
+\t\t\t}
+\t\t\t// failback fix 6: the flat extent holds the disk's bytes: a new disk sizes it, an existing one is as
+\t\t\t// large as its extent.
+\t\t\tif file, fault := Map.FileManager().resolve(&dc.Self, info.FileName); fault == nil {
+\t\t\t\tflat := vdmNames(file)[0]
+\t\t\t\tif spec.FileOperation == types.VirtualDeviceConfigSpecFileOperationCreate {
+\t\t\t\t\t_ = os.Truncate(flat, getDiskSize(x))
+\t\t\t\t} else if getDiskSize(x) == 0 {
+\t\t\t\t\tif st, statErr := os.Stat(flat); statErr == nil {
+\t\t\t\t\t\tx.CapacityInKB = st.Size() / 1024
+\t\t\t\t\t\tx.CapacityInBytes = st.Size()
+\t\t\t\t\t}
+\t\t\t\t}
+\t\t\t}
+""",
             ),
         ),
     ),

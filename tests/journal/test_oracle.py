@@ -115,3 +115,33 @@ def test_points_stay_exact_while_the_next_round_is_captured_during_target_writes
     journal.cancel()
     assert read(journal.target.path) == bytes(source.content)
     journal.close()
+
+
+class SlowReadsIO(OsIO):
+    """Before-image reads that take a while, so a capture outlives the previous round's writes while appends go on."""
+
+    def pread(self, handle, size, offset):
+        if handle.path.endswith("disk"):
+            time.sleep(0.001)
+        return super().pread(handle, size, offset)
+
+
+def test_points_stay_exact_while_appends_continue_during_slow_captures(tmp_path) -> None:
+    size = 2 << 20
+    options = JournalOptions(apply_round_bytes=64 << 10, max_pending_bytes=512 << 10, background_apply=True)
+    source = Source(size)
+    journal = open_journal(str(tmp_path), size, io=SlowReadsIO(), options=options)
+    journal.append(source.initial_sync())
+    for i in range(300):
+        # Every batch rewrites part of the same hot region, so each capture reads the previous round's blocks.
+        entries = [source.write((i * 3 + j * 5) % 48, 4) for j in range(4)]
+        if i % 3 == 2:
+            entries.append(source.bookmark(f"p{i}"))
+        journal.append(source.batch(entries))
+    journal.apply_pending()
+    for point in journal.points():
+        journal.bring_to(PointId(point.id))
+        assert read(journal.target.path) == source.at_point[point.id], point.id
+    journal.cancel()
+    assert read(journal.target.path) == bytes(source.content)
+    journal.close()

@@ -15,6 +15,8 @@ BAD_AGENT_CONFIGS = [
     ('[agent]\nstate_dir = "relative/dir"\n', "[agent] state_dir: expected an absolute path"),
     ("[metrics]\nlisten = 9464\n", "[metrics] listen: expected HOST:PORT, got 9464"),
     ("[certificates]\ncheck_interval = -5\n", "[certificates] check_interval: expected a positive duration"),
+    ('[discovery]\ndev_root = "dev"\nsysfs_root = "/x"\n', "[discovery] dev_root: expected an absolute path"),
+    ('[discovery]\ndev_root = "/dev-of-x"\n', "[discovery] dev_root: needs sysfs_root"),
     ("[agent\n", "not valid TOML"),
     ("bogus = 1\n", "bogus: unknown key"),
     ('server = "x"\n', "server: expected a table"),

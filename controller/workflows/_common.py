@@ -1,0 +1,114 @@
+"""Pieces every workflow's job uses: claiming and releasing items, recording on them, and the vSphere views."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from controller.jobs import InvalidParameters, StepContext
+from controller.store import ItemClaim, ItemRow
+from controller.vsphere import Inventory, VirtualMachine
+from controller.workflows._deps import Deps, Scope
+from controller.workflows._states import WORKFLOWS
+from failback.diskid import InvalidDiskId, normalize_disk_id
+
+__all__ = [
+    "claim_step",
+    "disk_index",
+    "finish_step",
+    "needs_plan",
+    "records",
+    "save",
+    "subject",
+    "vm_by_disks",
+]
+
+
+def needs_plan(params: Mapping[str, Any]) -> None:
+    if not isinstance(params.get("plan"), str) or not params["plan"]:
+        raise InvalidParameters("a workflow job needs 'plan' (a failback plan applied with 'failbackctl plan apply')")
+    items = params.get("items")
+    if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
+        raise InvalidParameters("'items' is a list of item names or ids")
+
+
+def subject(params: Mapping[str, Any]) -> str:
+    items = params.get("items")
+    if items and len(items) == 1:
+        return f"item:{params['plan']}:{items[0]}"
+    return f"plan:{params['plan']}"
+
+
+def claim_step(deps: Deps, workflow: str) -> Callable[[StepContext], dict[str, Any]]:
+    """The first step of every workflow: take the items, or refuse them all (another job holds one, or one is in
+    no state this workflow starts from). Repeating it after a crash finds the items already held."""
+    flow = WORKFLOWS[workflow]
+    claim = ItemClaim(flow.name, frozenset(flow.starts_from), flow.during)
+
+    def run(ctx: StepContext) -> dict[str, Any]:
+        scope = deps.scope(ctx.params)
+        rows = deps.protection.claim(scope.keys, claim, job_id=ctx.job_id, now=deps.clock())
+        return {"items": [row.key for row in rows], "names": sorted(row.name for row in rows)}
+
+    return run
+
+
+def finish_step(
+    deps: Deps, workflow: str, *, rollback: Callable[[Scope], dt.timedelta | None] | None = None
+) -> Callable[[StepContext], dict[str, Any]]:
+    flow = WORKFLOWS[workflow]
+
+    def run(ctx: StepContext) -> dict[str, Any]:
+        scope = deps.scope(ctx.params)
+        window = rollback(scope) if rollback else None
+        until = deps.clock() + window if window else None
+        deps.protection.release(
+            scope.keys,
+            job_id=ctx.job_id,
+            during=flow.during,
+            state=flow.ends_in,
+            now=deps.clock(),
+            rollback_until=until,
+        )
+        return {"state": flow.ends_in.value, "rollback_until": until.isoformat() if until else None}
+
+    return run
+
+
+def records(deps: Deps, scope: Scope) -> dict[str, dict[str, Any]]:
+    """The items' records as they are now (fresh from the database)."""
+    return {row.key: row.record for row in deps.protection.items(keys=scope.keys)}
+
+
+def save(deps: Deps, ctx: StepContext, row_or_key: ItemRow | str, record: dict[str, Any]) -> None:
+    key = row_or_key if isinstance(row_or_key, str) else row_or_key.key
+    deps.protection.record(key, job_id=ctx.job_id, record=record, now=deps.clock())
+
+
+def disk_index(record: Mapping[str, Any], disk_id: str) -> int:
+    for index, disk in enumerate(record.get("disks", ())):
+        if disk.get("disk_id") == disk_id:
+            return index
+    raise KeyError(disk_id)
+
+
+def _normalized(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return normalize_disk_id(value)
+    except InvalidDiskId:  # an id in no recognised spelling (a physical server's disk) matches nothing
+        return None
+
+
+def vm_by_disks(inventory: Inventory, disk_ids: set[str]) -> VirtualMachine | None:
+    """The VM holding the most of ``disk_ids`` (normalised), ignoring templates; None when none holds any."""
+    best: tuple[int, VirtualMachine] | None = None
+    for vm in inventory.vms:
+        if vm.template:
+            continue
+        held = sum(1 for disk in vm.disks if _normalized(disk.uuid) in disk_ids)
+        if held and (best is None or held > best[0]):
+            best = (held, vm)
+    return best[1] if best else None

@@ -1,0 +1,31 @@
+"""The lab: a whole failback site on one machine, consistent from vSphere to the guest's disks.
+
+``failbackctl lab up|status|down`` (``controller/cli/_lab.py``) drive it; product code never imports it.
+"""
+
+from lab.vcsim import Model
+from lab.world._layout import LAB_VMS, MASTER_TARGET, PROCESS_SERVER, Layout, VmSpec, default_dir
+from lab.world._status import SCHEMA, status
+from lab.world._up import down, up
+from lab.world.errors import LabError, LabExists, LabNotFound, LabStartError
+
+# One datacenter, one standalone host, one datastore, no model VMs: the lab creates its own.
+LAB_MODEL = Model(clusters=0, hosts_per_cluster=0, standalone_hosts=1, vms=0, portgroups=0)
+
+__all__ = [
+    "LAB_MODEL",
+    "LAB_VMS",
+    "MASTER_TARGET",
+    "PROCESS_SERVER",
+    "SCHEMA",
+    "LabError",
+    "LabExists",
+    "LabNotFound",
+    "LabStartError",
+    "Layout",
+    "VmSpec",
+    "default_dir",
+    "down",
+    "status",
+    "up",
+]

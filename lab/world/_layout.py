@@ -1,0 +1,144 @@
+"""Where a lab keeps everything, what it is made of, and the record that every lab process reads.
+
+One directory holds a whole lab; ``lab down`` removes it::
+
+    lab.json                      the record: processes, endpoints, VMs and disks (written by ``lab up``)
+    plan.toml                     the failback plan for the lab's VMs (failbackctl plan apply)
+    run/<name>.log                each process's output; run/<name>.notify its readiness socket while starting
+    vcsim/                        simulator: cert.pem, password (0600), tmp/ (its datastore folders)
+    controller/                   failback-controller state; operator/failbackctl.toml is failbackctl's config
+    agents/<name>/                agent state and agent.toml; mt-lab's retention/ is its retention volume
+    guest/mt-lab/                 the master target's sysfs tree and device nodes (written by the shim)
+    shim/state.json               what the shim materialised
+    azure/                        tls/, secret (0600), vms/<vm>/<disk uuid>.disk (source disks),
+                                  vms/<vm>/changelog/<disk uuid>/ (the tracker's change log),
+                                  vms/<vm>/bookmarks.jsonl (the oracle: disk digests at every bookmark)
+
+Sizes are small on purpose: the whole drill moves a few hundred MiB so it runs in minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LAB_VMS", "MASTER_TARGET", "MIB", "PROCESS_SERVER", "Layout", "VmSpec", "default_dir", "read_record"]
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    name: str
+    disk_bytes: tuple[int, ...]
+
+
+# The three machines that were failed over to Azure and come back.
+LAB_VMS: tuple[VmSpec, ...] = (
+    VmSpec("web01", (64 * MIB, 32 * MIB)),
+    VmSpec("app01", (64 * MIB,)),
+    VmSpec("db01", (96 * MIB,)),
+)
+MASTER_TARGET = VmSpec("mt-lab", (16 * MIB,))  # its OS disk; replicated disks are attached by the workflows
+PROCESS_SERVER = "ps-lab"
+
+
+def default_dir() -> Path:
+    """``$FAILBACK_LAB_DIR``, else ``$XDG_STATE_HOME/failback/lab`` (``~/.local/state/failback/lab``)."""
+    configured = os.environ.get("FAILBACK_LAB_DIR")
+    if configured:
+        return Path(configured)
+    state = os.environ.get("XDG_STATE_HOME")
+    return (Path(state) if state else Path.home() / ".local" / "state") / "failback" / "lab"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def record(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def plan(self) -> Path:
+        return self.root / "plan.toml"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    def log(self, name: str) -> Path:
+        return self.run / f"{name}.log"
+
+    @property
+    def vcsim(self) -> Path:
+        return self.root / "vcsim"
+
+    @property
+    def controller(self) -> Path:
+        return self.root / "controller"
+
+    @property
+    def ctl_config(self) -> Path:
+        return self.controller / "operator" / "failbackctl.toml"
+
+    def agent(self, name: str) -> Path:
+        return self.root / "agents" / name
+
+    @property
+    def retention(self) -> Path:
+        return self.agent(MASTER_TARGET.name) / "retention"
+
+    @property
+    def guest(self) -> Path:
+        return self.root / "guest" / MASTER_TARGET.name
+
+    @property
+    def shim_state(self) -> Path:
+        return self.root / "shim" / "state.json"
+
+    @property
+    def azure(self) -> Path:
+        return self.root / "azure"
+
+    def azure_vm(self, vm: str) -> Path:
+        return self.azure / "vms" / vm
+
+    def source_disk(self, vm: str, disk_uuid: str) -> Path:
+        return self.azure_vm(vm) / f"{disk_uuid}.disk"
+
+    def change_log(self, vm: str, disk_uuid: str) -> Path:
+        return self.azure_vm(vm) / "changelog" / disk_uuid
+
+    def bookmarks(self, vm: str) -> Path:
+        return self.azure_vm(vm) / "bookmarks.jsonl"
+
+
+@dataclass
+class Record:
+    """``lab.json``: written by ``lab up`` step by step (so ``lab down`` can undo a half-made lab)."""
+
+    dir: str
+    state: str = "starting"  # starting | up
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    vcenter: dict[str, Any] = field(default_factory=dict)
+    azure: dict[str, Any] = field(default_factory=dict)
+    controller: dict[str, Any] = field(default_factory=dict)
+    agents: dict[str, Any] = field(default_factory=dict)
+    vms: list[dict[str, Any]] = field(default_factory=list)
+    master_target: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, layout: Layout) -> None:
+        layout.root.mkdir(parents=True, exist_ok=True)
+        tmp = layout.record.with_name("lab.json.tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n")
+        tmp.replace(layout.record)
+
+
+def read_record(layout: Layout) -> Record:
+    data = json.loads(layout.record.read_text())
+    return Record(**data)

@@ -1,0 +1,252 @@
+"""Every doctor check, shown passing on a healthy failback and failing (or warning) on the fact that breaks it.
+
+Facts the simulator cannot produce (a read-only vCenter user, a free ESXi licence, NetworkManager in a guest) are
+built here directly: the checks are pure functions of facts, which is the seam the collectors fill.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+
+from controller.doctor import (
+    CHECKS,
+    AgentFacts,
+    ControllerFacts,
+    DatastoreFacts,
+    DoctorFacts,
+    ItemFacts,
+    MasterTargetFacts,
+    Report,
+    RetentionFacts,
+    Status,
+    VCenterFacts,
+    run_checks,
+)
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+VMFS = DatastoreFacts("datastore-1", "ssd-01", "VMFS", free_bytes=2**40)
+LATER = NOW + dt.timedelta(days=300)
+
+
+def healthy() -> DoctorFacts:
+    mt_agent = AgentFacts(
+        "mt-01", "master-target", version="1.2.0", answers=True, heartbeat_age_seconds=5, certificate_not_after=LATER
+    )
+    ps = AgentFacts(
+        "ps-01", "process-server", version="1.2.0", answers=True, heartbeat_age_seconds=5, certificate_not_after=LATER
+    )
+    mt = MasterTargetFacts(
+        agent=mt_agent,
+        vm_name="mt-01-vm",
+        os_family="linux",
+        host="esx-01",
+        host_license="enterprisePlus",
+        host_datastores=frozenset({"datastore-1"}),
+        enable_uuid=True,
+        disk_ids=frozenset({"naa.6000c29000000000000000000000000a"}),
+        attached_disks=2,
+        planned_disks=2,
+        retention=RetentionFacts("/mnt/retention", True, capacity_bytes=100 * 2**30, free_bytes=80 * 2**30),
+        reached_by=frozenset({"ps-01"}),
+    )
+    item = ItemFacts(
+        name="web01",
+        master_target="mt-01",
+        process_server="ps-01",
+        asr_state="UnplannedFailoverCommitted/Recovery",
+        os_family="linux",
+        onprem_vm="web01",
+        disk_ids=frozenset({"naa.6000c29000000000000000000000000b"}),
+        disk_controllers=("pvscsi",),
+        datastores=(VMFS,),
+        target_datastore=VMFS,
+        tools_running=True,
+        static_ips=("10.0.0.5/24",),
+        restore_static_ips=True,
+        network_manager=True,
+    )
+    return DoctorFacts(
+        now=NOW,
+        controller=ControllerFacts("1.2.0", certificate_not_after=LATER, ca_not_after=LATER + dt.timedelta(days=3000)),
+        vcenter=VCenterFacts("vc1", "failback@vsphere.local", certificate_not_after=LATER),
+        master_targets=(mt,),
+        process_servers=(ps,),
+        items=(item,),
+    )
+
+
+def with_item(facts: DoctorFacts, **changes: object) -> DoctorFacts:
+    return dataclasses.replace(facts, items=(dataclasses.replace(facts.items[0], **changes),))
+
+
+def with_mt(facts: DoctorFacts, **changes: object) -> DoctorFacts:
+    return dataclasses.replace(facts, master_targets=(dataclasses.replace(facts.master_targets[0], **changes),))
+
+
+def with_mt_agent(facts: DoctorFacts, **changes: object) -> DoctorFacts:
+    agent = dataclasses.replace(facts.master_targets[0].agent, **changes)
+    return with_mt(facts, agent=agent)
+
+
+def with_ps(facts: DoctorFacts, **changes: object) -> DoctorFacts:
+    return dataclasses.replace(facts, process_servers=(dataclasses.replace(facts.process_servers[0], **changes),))
+
+
+Breaker = Callable[[DoctorFacts], DoctorFacts]
+
+BROKEN: list[tuple[str, Status, str, Breaker]] = [
+    (
+        "vcenter-connected",
+        Status.FAIL,
+        "cannot log in",
+        lambda f: dataclasses.replace(f, vcenter=VCenterFacts("vc1", None, connected=False, error="InvalidLogin")),
+    ),
+    (
+        "vcenter-datastore-privileges",
+        Status.FAIL,
+        "Datastore.AllocateSpace",
+        lambda f: with_item(
+            f,
+            target_datastore=dataclasses.replace(VMFS, missing_privileges=("Datastore.AllocateSpace",)),
+            datastores=(),
+        ),
+    ),
+    (
+        "asr-state",
+        Status.FAIL,
+        "Protected/Primary",
+        lambda f: with_item(f, eligible_state=False, asr_state="Protected/Primary"),
+    ),
+    ("vm-snapshots", Status.FAIL, "before-upgrade", lambda f: with_item(f, snapshots=("before-upgrade",))),
+    ("master-target-snapshots", Status.FAIL, "snap-1", lambda f: with_mt(f, snapshots=("snap-1",))),
+    ("esxi-licence", Status.FAIL, "free ESXi", lambda f: with_mt(f, host_license="esxBasic")),
+    ("static-ip", Status.WARN, "will become DHCP", lambda f: with_item(f, restore_static_ips=False)),
+    ("static-ip", Status.WARN, "windows", lambda f: with_item(f, os_family="windows")),
+    ("linux-networkmanager", Status.FAIL, "NetworkManager was removed", lambda f: with_item(f, network_manager=False)),
+    ("linux-networkmanager", Status.WARN, "cannot tell", lambda f: with_item(f, network_manager=None)),
+    (
+        "master-target-datastore-access",
+        Status.FAIL,
+        "cannot see datastore ssd-01",
+        lambda f: with_mt(f, host_datastores=frozenset()),
+    ),
+    (
+        "master-target-datastore-access",
+        Status.WARN,
+        "alternate location",
+        lambda f: with_item(f, datastores=(DatastoreFacts("datastore-9", "far-away", "VMFS"),)),
+    ),
+    (
+        "nfs-datastore",
+        Status.FAIL,
+        "NFS",
+        lambda f: with_item(f, target_datastore=dataclasses.replace(VMFS, type="NFS")),
+    ),
+    (
+        "master-target-disk-limit",
+        Status.FAIL,
+        "over VMware's limit",
+        lambda f: with_mt(f, attached_disks=50, planned_disks=11),
+    ),
+    (
+        "master-target-disk-limit",
+        Status.WARN,
+        "58 disks attached",
+        lambda f: with_mt(f, attached_disks=58, planned_disks=0),
+    ),
+    ("scsi-controller", Status.FAIL, "ide", lambda f: with_item(f, disk_controllers=("pvscsi", "ide"))),
+    ("master-target-enable-uuid", Status.FAIL, "disk.EnableUUID is FALSE", lambda f: with_mt(f, enable_uuid=False)),
+    (
+        "disk-uuid-clash",
+        Status.FAIL,
+        "template",
+        lambda f: with_item(f, disk_ids=frozenset({"naa.6000c29000000000000000000000000a"})),
+    ),
+    ("master-target-os", Status.FAIL, "windows master target", lambda f: with_mt(f, os_family="windows")),
+    ("vmware-tools", Status.WARN, "do not run", lambda f: with_item(f, tools_running=False)),
+    ("version-order", Status.FAIL, "is newer than", lambda f: with_mt_agent(f, version="1.3.0")),
+    ("version-order", Status.FAIL, "is newer than controller", lambda f: with_ps(f, version="2.0")),
+    (
+        "retention-volume",
+        Status.FAIL,
+        "OS volume",
+        lambda f: with_mt(f, retention=RetentionFacts("/", False, ("it is the OS volume",))),
+    ),
+    (
+        "retention-volume",
+        Status.WARN,
+        "90% used",
+        lambda f: with_mt(
+            f, retention=RetentionFacts("/mnt/r", True, capacity_bytes=100 * 2**30, free_bytes=10 * 2**30)
+        ),
+    ),
+    (
+        "reachability",
+        Status.FAIL,
+        "cannot reach it",
+        lambda f: with_mt_agent(f, answers=False, answer_error="connection refused"),
+    ),
+    ("reachability", Status.FAIL, "never sent a heartbeat", lambda f: with_ps(f, heartbeat_age_seconds=None)),
+    ("reachability", Status.FAIL, "no longer reaches", lambda f: with_ps(f, heartbeat_age_seconds=600)),
+    (
+        "reachability",
+        Status.FAIL,
+        "no connection from the process server",
+        lambda f: with_mt(f, reached_by=frozenset()),
+    ),
+    ("reachability", Status.WARN, "before the first pair", lambda f: with_mt(f, reached_by=None)),
+    (
+        "certificate-expiry",
+        Status.FAIL,
+        "expired",
+        lambda f: with_ps(f, certificate_not_after=NOW - dt.timedelta(hours=1)),
+    ),
+    (
+        "certificate-expiry",
+        Status.WARN,
+        "expires in 2 days",
+        lambda f: dataclasses.replace(
+            f, vcenter=VCenterFacts("vc1", "u", certificate_not_after=NOW + dt.timedelta(days=2))
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("check", [spec.id for spec in CHECKS])
+def test_every_check_passes_on_a_healthy_failback(check: str):
+    results = run_checks(healthy(), only=[check])
+    assert results, f"{check} reported nothing on a healthy failback"
+    assert {r.status for r in results} == {Status.OK}, [r.to_json() for r in results]
+
+
+@pytest.mark.parametrize(("check", "status", "evidence", "breaker"), BROKEN, ids=[f"{b[0]}-{b[2]}" for b in BROKEN])
+def test_a_broken_fact_is_reported_with_evidence_and_remedy(
+    check: str, status: Status, evidence: str, breaker: Breaker
+):
+    results = run_checks(breaker(healthy()), only=[check])
+    bad = [r for r in results if r.status is status]
+    assert bad, [r.to_json() for r in results]
+    assert any(evidence in r.evidence for r in bad), [r.evidence for r in bad]
+    assert all(r.remedy for r in bad)
+
+
+def test_every_check_has_a_breaking_case():
+    assert {spec.id for spec in CHECKS} == {b[0] for b in BROKEN}
+
+
+def test_a_report_is_as_bad_as_its_worst_finding_and_round_trips_through_json():
+    ok = Report("plan web", NOW, tuple(run_checks(healthy())))
+    assert ok.status is Status.OK
+    report = Report("plan web", NOW, tuple(run_checks(with_mt(healthy(), snapshots=("s",)))))
+    assert report.status is Status.FAIL
+    assert [r.check for r in report.failures()] == ["master-target-snapshots"]
+    assert Report.from_json(report.to_json()) == report
+
+
+def test_what_could_not_be_collected_keeps_a_report_from_being_ok():
+    report = Report("vm web01", NOW, tuple(run_checks(healthy())), problems=("vCenter vc1 did not answer",))
+    assert report.status is Status.WARN
