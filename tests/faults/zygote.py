@@ -52,7 +52,10 @@ class Child:
     notify: NotifySocket
 
     def alive(self) -> bool:
-        return os.path.exists(f"/proc/{self.pid}") and _state(self.pid) != "Z"
+        # Not "state != Z": a SIGKILLed group leader shows Z while its other threads are still exiting and holding
+        # the process's files (and so its flocks). The zygote ignores SIGCHLD, so the kernel reaps the child, and
+        # /proc/PID goes, only once every thread is gone.
+        return os.path.exists(f"/proc/{self.pid}")
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -95,14 +98,6 @@ class Zygote:
             if pipe is not None:
                 pipe.close()
         self._process.wait(10)
-
-
-def _state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):  # gone, possibly between the open and the read
-        return "X"
 
 
 if __name__ == "__main__":
