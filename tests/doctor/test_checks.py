@@ -1,7 +1,7 @@
 """Every doctor check, shown passing on a healthy failback and failing (or warning) on the fact that breaks it.
 
-The checks are pure functions of facts; the collectors that fill them from vCenter, the vault and the agents are
-shown failing and passing in the other tests of this directory.
+The checks are pure functions of facts; gathering those facts from vCenter, the vault and the agents is shown
+failing and passing in the other tests of this directory.
 """
 
 from __future__ import annotations
