@@ -3,16 +3,20 @@ sources, the change tracker, batching, the on-disk backlog and flow control.
 
 Receiver (master target)::
 
-    batch = decode_batch(seq, entries, disk_size)      # all-or-nothing; InvalidInput / CorruptData, no I/O
+    batch = decode_batch(seq, entries, disk_size, generation=g)  # all-or-nothing; InvalidInput / CorruptData, no I/O
 
 Sender (process server)::
 
-    source = ReprotectSource(ScanSource(disk, remote_hashes), ChangeLogSource(log_dir), log_start)
-    sender = PairSender(pair, source=source, backlog=Backlog(...), encoder=BatchEncoder(), window=InflightWindow(),
-                        progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
+    log = ChangeLogSource(log_dir)
+    source = ReprotectSource(ScanSource(disk, remote_hashes), log, log_start, durable_position=log.durable_position,
+                             resync_end=saved_end, on_resync_end=save_end)
+    sender = PairSender(pair, source=source, backlog=SendIndex(...) or Backlog(...), encoder=BatchEncoder(),
+                        window=InflightWindow(), progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
     sender.connect(receiver_watermark, transport); sender.pump(transport)   # acks: sender.acknowledge(watermark)
 
-This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types.
+This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types. The
+block model and the durable-write I/O layer (``agent.journal.IO``, recorded and fault-injected by
+``agent.journal.RecordingIO``) are the storage engine's: one definition each, shared by both sides.
 """
 
 from agent.dataplane._backlog import Backlog
@@ -25,7 +29,7 @@ from agent.dataplane._batch import (
     decode_batch,
     encode_batch,
 )
-from agent.dataplane._changelog import ChangeLogSource
+from agent.dataplane._changelog import AcknowledgedPosition, ChangeLogSource, read_acknowledged, read_durable
 from agent.dataplane._clock import SYSTEM_CLOCK, Clock, SystemClock
 from agent.dataplane._codec import (
     DIGEST_SIZE,
@@ -47,8 +51,7 @@ from agent.dataplane._hashing import (
     plan_resync,
     range_hashes,
 )
-from agent.dataplane._io import FileIO
-from agent.dataplane._limiter import BandwidthLimiter, Ticket
+from agent.dataplane._limiter import BandwidthLimiter, Limiter, Ticket
 from agent.dataplane._model import (
     BLOCK_SIZE,
     Batch,
@@ -62,7 +65,8 @@ from agent.dataplane._model import (
 from agent.dataplane._progress import PairProgress, ProgressRecorder
 from agent.dataplane._reprotect import LOG_PHASE, ReprotectSource
 from agent.dataplane._scan import DiskReader, ScanSource
-from agent.dataplane._sender import PairSender, Transport
+from agent.dataplane._sender import PairSender, SendLog, Transport
+from agent.dataplane._sendindex import SendIndex
 from agent.dataplane._source import ChangeSource, SourceEntry
 from agent.dataplane._tracker import Tracker
 from agent.dataplane._window import InflightWindow
@@ -78,6 +82,7 @@ __all__ = [
     "MAX_BLOCK_BYTES",
     "MAX_HASHES_PER_REQUEST",
     "SYSTEM_CLOCK",
+    "AcknowledgedPosition",
     "Backlog",
     "BandwidthLimiter",
     "Batch",
@@ -96,8 +101,8 @@ __all__ = [
     "EncodedBlock",
     "Entry",
     "Extent",
-    "FileIO",
     "InflightWindow",
+    "Limiter",
     "PairProgress",
     "PairSender",
     "PendingBatch",
@@ -105,6 +110,8 @@ __all__ = [
     "RemoteHashes",
     "ReprotectSource",
     "ScanSource",
+    "SendIndex",
+    "SendLog",
     "SourceEntry",
     "SystemClock",
     "Ticket",
@@ -119,6 +126,8 @@ __all__ = [
     "encode_block",
     "plan_resync",
     "range_hashes",
+    "read_acknowledged",
+    "read_durable",
     "validate_bookmark",
     "zero_digest",
 ]

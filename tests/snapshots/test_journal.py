@@ -63,7 +63,7 @@ class JournalLink:
 
     def send(self, batch: EncodedBatch) -> None:
         self.clock.advance(self.tick)
-        decoded = decode_batch(batch.seq, batch.entries, self.size)
+        decoded = decode_batch(batch.seq, batch.entries, self.size, generation=1)
         entries: list[JournalWrite | JournalBookmark] = []
         for entry in decoded.entries:
             if isinstance(entry, BlockWrite):
