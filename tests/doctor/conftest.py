@@ -55,6 +55,7 @@ class Site:
     vc: VSphere
     protection: ProtectionStore
     doctor: Doctor
+    deps: Deps
     onprem: VirtualMachine
     mt: VirtualMachine
     use_plan: Callable[..., None]
@@ -190,6 +191,6 @@ def make_site(tmp_path: Path, start_simulator: Callable[[Model], Simulator]) -> 
                 protection.save_plan("web", source="file", vault="dr", document=plan.to_json(), now=now)
 
             use_plan()
-            return Site(sim, azure, vc, protection, doctor, onprem, mt, use_plan)
+            return Site(sim, azure, vc, protection, doctor, deps, onprem, mt, use_plan)
 
         yield make
