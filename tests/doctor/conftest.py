@@ -101,7 +101,8 @@ def findings(report: Report, check: str) -> list[CheckResult]:
 
 @pytest.fixture
 def make_site(tmp_path: Path, start_simulator: Callable[[Model], Simulator]) -> Iterator[Callable[..., Site]]:
-    """``make_site(model=..., vcenter_password=..., vault_secret=..., privileges=...)``: a site per call."""
+    """``make_site(model=..., vcenter_password=..., vault_secret=..., privileges=..., before_failover=...)``: a site
+    per call. ``before_failover(sim, vm)`` changes the on-premises VM before the vault records its disks."""
     with contextlib.ExitStack() as stack:
 
         def make(
@@ -110,11 +111,15 @@ def make_site(tmp_path: Path, start_simulator: Callable[[Model], Simulator]) -> 
             vcenter_password: str | None = None,
             vault_secret: str = AZURE_SECRET,
             privileges: PrivilegeProbe = session_privileges,
+            before_failover: Callable[[Simulator, VirtualMachine], None] | None = None,
         ) -> Site:
             sim = start_simulator(model or Model(vms=2))
             vc = stack.enter_context(connect(credentials_for(sim)))
             vms = {vm.name: vm for vm in vc.inventory().vms}
             onprem, mt = vms[ONPREM_VM], vms[MT_VM]
+            if before_failover is not None:  # how the VM was when ASR protected it (its disks are then in the vault)
+                before_failover(sim, onprem)
+                onprem = vc.vm(onprem.instance_uuid)
             azure = stack.enter_context(
                 LocalAzure(
                     tls_dir=tmp_path / "azure", token="t", principals={(AZURE_TENANT, AZURE_CLIENT): AZURE_SECRET}

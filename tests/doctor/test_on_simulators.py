@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from pyVim.connect import Disconnect, SmartConnect
+from pyVim.task import WaitForTask
 from pyVmomi import vim
 
 from controller.doctor import Report, Selection, Status, principal_privileges
+from controller.vsphere import VirtualMachine
 from lab.vcsim import FREE_ESXI, Model, Simulator
 from tests.doctor.conftest import Site, findings
 
@@ -111,6 +113,32 @@ def test_a_master_target_that_holds_the_vms_disk_uuid_fails_the_clash_check(make
     report = site.run()
     assert status(report, "disk-uuid-clash", "vm app01") is Status.FAIL
     assert status(report, "disk-uuid-clash", "vm web01") is Status.OK
+
+
+def _add_ide_disk(operator: Any) -> Any:
+    def add(sim: Simulator, vm: VirtualMachine) -> None:
+        content = operator(sim)
+        ref = content.searchIndex.FindByUuid(uuid=vm.instance_uuid, vmSearch=True, instanceUuid=True)
+        ide = next(d for d in ref.config.hardware.device if isinstance(d, vim.vm.device.VirtualIDEController))
+        disk = vim.vm.device.VirtualDisk(
+            key=-1,
+            controllerKey=ide.key,
+            unitNumber=len(ide.device or ()),
+            capacityInKB=1024,
+            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                fileName=f"[LocalDS_0] {vm.name}/ide-data.vmdk", diskMode="persistent"
+            ),
+        )
+        change = vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk)
+        WaitForTask(ref.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[change])))
+
+    return add
+
+
+def test_a_disk_on_an_ide_controller_fails_the_scsi_check(make_site, operator):
+    report = ready(make_site(before_failover=_add_ide_disk(operator))).run()
+    assert status(report, "scsi-controller", "vm app01") is Status.FAIL
+    assert "disks on ide controllers" in evidence(report, "scsi-controller", "vm app01")
 
 
 def test_a_free_esxi_host_fails_the_licence_check(make_site):
