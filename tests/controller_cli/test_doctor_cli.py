@@ -132,6 +132,17 @@ def test_real_agents_pass_reachability_version_order_and_certificate_checks(cont
     assert {s["name"]: s["how"] for s in document["sources"]}["master-target mt-linux-01"] == "live"
 
 
+def test_the_table_groups_findings_by_subject_and_ends_with_the_verdict(controller, site):
+    result = controller.ctl("doctor", "--plan", "doctor-web")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:5] == ["SUBJECT", "STATUS", "CHECK", "EVIDENCE", "REMEDY"]
+    assert any(line.startswith("vm db01") and " FAIL " in line and "asr-state" in line for line in lines)
+    assert "source: vCenter doctor-vc: live" in result.stdout
+    assert lines[-1].startswith("doctor (plan doctor-web, live): ")
+    assert lines[-1].endswith("- something fails")
+
+
 def test_doctor_on_a_vm_checks_that_item(controller, site):
     result = _doctor(controller, "--vm", "web01")
     document = json.loads(result.stdout)
