@@ -70,6 +70,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             )
             command.add_argument("--point-id")
             command.add_argument("--point-time", type=float, help="seconds since the epoch")
+        if name in ("reprotect", "failover"):
+            command.add_argument(
+                "--skip-doctor",
+                action="append",
+                default=[],
+                metavar="CHECK_ID",
+                help="start although this doctor check fails (repeatable; recorded on the job)",
+            )
         if name == "reprotect-back":
             command.add_argument("--asr-process-server", required=True, help="ASR's on-premises process server id")
             command.add_argument("--asr-policy", help="ASR replication policy (default: the plan's)")
@@ -190,6 +198,8 @@ def _start(args: argparse.Namespace) -> int:
         options = {"asr_process_server": args.asr_process_server}
         if args.asr_policy:
             options["asr_policy"] = args.asr_policy
+    if getattr(args, "skip_doctor", None):
+        options["skip_doctor"] = args.skip_doctor
     config = load_ctl_config(args.config)
     request = workflows_pb2.StartWorkflowRequest(
         workflow=args.workflow, plan=args.plan, items=args.item, options_json=json.dumps(options)

@@ -18,17 +18,20 @@ from controller.api.v1 import (
     agents_pb2_grpc,
     backup_pb2_grpc,
     controller_pb2_grpc,
+    doctor_pb2_grpc,
     inventory_pb2_grpc,
     jobs_pb2_grpc,
     registration_pb2_grpc,
     workflows_pb2_grpc,
 )
 from controller.ca import CertificateAuthority
+from controller.doctor import ControllerFacts, Doctor, DoctorDeps, vault_opener, vcenter_opener, with_preflight
 from controller.inventory import Readers, SourceCatalog, refresh_job_types
 from controller.jobs import JobRegistry, JobRunner, Jobs, RunnerSettings
 from controller.secrets import KEY_FILE, SecretBox
 from controller.service._backup_servicer import BackupServicer
 from controller.service._config import ControllerConfig
+from controller.service._doctor_servicer import DoctorServicer
 from controller.service._fleet_servicers import AgentStatusServicer, ServersServicer
 from controller.service._inventory_servicers import InventoryServicer, SourcesServicer
 from controller.service._jobs_servicer import JobsServicer
@@ -57,6 +60,8 @@ log = logging.getLogger(__name__)
 # The controller's own certificate is re-issued at start when less than this remains.
 _OWN_RENEW_BEFORE = dt.timedelta(days=30)
 _OWN_LIFETIME = dt.timedelta(days=365)
+# A doctor run reads every source in parallel within this; each request to a source has a third of it.
+_DOCTOR_DEADLINE = 30.0
 
 
 def _utcnow() -> dt.datetime:
@@ -85,18 +90,16 @@ class ControllerApp:
                 after_import=lambda vault: import_vault(vault, self.inventory, self.protection, now=_utcnow()),
             )
         )
-        self.job_registry.register(
-            *job_types(
-                Deps(
-                    protection=self.protection,
-                    catalog=self.catalog,
-                    readers=readers,
-                    agents=self.agents,
-                    trust_dir=config.state_dir / "trust",
-                    controller_version=__version__,
-                )
-            )
+        deps = Deps(
+            protection=self.protection,
+            catalog=self.catalog,
+            readers=readers,
+            agents=self.agents,
+            trust_dir=config.state_dir / "trust",
+            controller_version=__version__,
         )
+        self.doctor = self._doctor(deps)
+        self.job_registry.register(*with_preflight(job_types(deps), self.doctor, deps))
         for plugin in config.job_plugins:
             self.job_registry.load_plugin(plugin)
         self.replica = ReplicaLock.acquire(config.state_dir)
@@ -165,6 +168,11 @@ class ControllerApp:
                     FailbackServicer(self.protection, self.jobs),
                 ),
                 ServiceBinding(
+                    "failback.controller.v1.Doctor",
+                    doctor_pb2_grpc.add_DoctorServicer_to_server,
+                    DoctorServicer(self.doctor),
+                ),
+                ServiceBinding(
                     "failback.controller.v1.Backup",
                     backup_pb2_grpc.add_BackupServicer_to_server,
                     BackupServicer(self.database, config.state_dir, controller_name=config.name),
@@ -191,6 +199,27 @@ class ControllerApp:
                 )
             ],
             max_workers=8,
+        )
+
+    def _doctor(self, deps: Deps) -> Doctor:
+        trust = self.config.state_dir / "trust"
+        per_request = _DOCTOR_DEADLINE / 3
+        return Doctor(
+            DoctorDeps(
+                workflows=deps,
+                inventory=self.inventory,
+                enrollment=self.enrollment,
+                heartbeats=self.agent_status,
+                controller=lambda: ControllerFacts(
+                    __version__, self.tls.not_after, self.ca.certificate.not_valid_after_utc
+                ),
+                agents=GrpcAgents(lambda: self.tls, timeout=per_request),
+                open_vcenter=vcenter_opener(self.catalog, trust, timeout=per_request),
+                open_vault=vault_opener(self.catalog, trust, timeout=per_request),
+                stale_after=self.config.stale_after,
+                agent_lifetime=self.config.agent_lifetime,
+                deadline=_DOCTOR_DEADLINE,
+            )
         )
 
     @property

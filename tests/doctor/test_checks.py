@@ -1,7 +1,7 @@
 """Every doctor check, shown passing on a healthy failback and failing (or warning) on the fact that breaks it.
 
-Facts the simulator cannot produce (a read-only vCenter user, a free ESXi licence, NetworkManager in a guest) are
-built here directly: the checks are pure functions of facts, which is the seam the collectors fill.
+The checks are pure functions of facts; gathering those facts from vCenter, the vault and the agents is shown
+failing and passing in the other tests of this directory.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from controller.doctor import (
     CHECKS,
     AgentFacts,
+    AsrServerFacts,
     ControllerFacts,
     DatastoreFacts,
     DoctorFacts,
@@ -23,6 +24,7 @@ from controller.doctor import (
     Report,
     RetentionFacts,
     Status,
+    VaultFacts,
     VCenterFacts,
     run_checks,
 )
@@ -42,6 +44,7 @@ def healthy() -> DoctorFacts:
     mt = MasterTargetFacts(
         agent=mt_agent,
         vm_name="mt-01-vm",
+        vm_uuid="5012c0de-0000-0000-0000-000000000001",
         os_family="linux",
         host="esx-01",
         host_license="enterprisePlus",
@@ -57,15 +60,21 @@ def healthy() -> DoctorFacts:
         name="web01",
         master_target="mt-01",
         process_server="ps-01",
-        asr_state="UnplannedFailoverCommitted/Recovery",
+        plan="web",
+        asr_state="UnplannedFailoverCommitted/Recovery (InMageAzureV2)",
         os_family="linux",
         onprem_vm="web01",
+        host="esx-02",
+        host_license="enterprisePlus",
         disk_ids=frozenset({"naa.6000c29000000000000000000000000b"}),
         disk_controllers=("pvscsi",),
         datastores=(VMFS,),
         target_datastore=VMFS,
+        tools_installed=True,
         tools_running=True,
-        static_ips=("10.0.0.5/24",),
+        powered_on=True,
+        static_ips=("10.0.0.5",),
+        restorable_ips=("10.0.0.5",),
         restore_static_ips=True,
         network_manager=True,
     )
@@ -73,9 +82,14 @@ def healthy() -> DoctorFacts:
         now=NOW,
         controller=ControllerFacts("1.2.0", certificate_not_after=LATER, ca_not_after=LATER + dt.timedelta(days=3000)),
         vcenter=VCenterFacts("vc1", "failback@vsphere.local", certificate_not_after=LATER),
+        vaults=(VaultFacts("dr"),),
         master_targets=(mt,),
         process_servers=(ps,),
         items=(item,),
+        asr_servers=(
+            AsrServerFacts("mt-01", "master-target", "dr", None, True, ("mt-01",)),
+            AsrServerFacts("ps-01", "process-server", "dr", None, True, ("ps-01",)),
+        ),
     )
 
 
@@ -106,6 +120,44 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
         lambda f: dataclasses.replace(f, vcenter=VCenterFacts("vc1", None, connected=False, error="InvalidLogin")),
     ),
     (
+        "vcenter-connected",
+        Status.WARN,
+        "not checked: --offline",
+        lambda f: dataclasses.replace(f, vcenter=VCenterFacts("vc1", "u", connected=None, note="--offline: stored")),
+    ),
+    (
+        "vault-connected",
+        Status.FAIL,
+        "cannot read it: 401",
+        lambda f: dataclasses.replace(f, vaults=(VaultFacts("dr", connected=False, error="401"),)),
+    ),
+    (
+        "vault-connected",
+        Status.WARN,
+        "not checked",
+        lambda f: dataclasses.replace(f, vaults=(VaultFacts("dr", connected=None, note="--offline"),)),
+    ),
+    (
+        "asr-servers",
+        Status.FAIL,
+        "lists no master target named mt-01 (it lists: mt-old)",
+        lambda f: dataclasses.replace(
+            f, asr_servers=(AsrServerFacts("mt-01", "master-target", "dr", None, False, ("mt-old",)),)
+        ),
+    ),
+    (
+        "asr-servers",
+        Status.WARN,
+        "are not known",
+        lambda f: dataclasses.replace(f, asr_servers=(AsrServerFacts("ps-01", "process-server", "dr", None, None),)),
+    ),
+    (
+        "vcenter-datastore-privileges",
+        Status.WARN,
+        "were not read",
+        lambda f: with_item(f, target_datastore=dataclasses.replace(VMFS, missing_privileges=None), datastores=()),
+    ),
+    (
         "vcenter-datastore-privileges",
         Status.FAIL,
         "Datastore.AllocateSpace",
@@ -121,11 +173,26 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
         "Protected/Primary",
         lambda f: with_item(f, eligible_state=False, asr_state="Protected/Primary"),
     ),
+    (
+        "asr-state",
+        Status.FAIL,
+        "failover starts from an item ASR protects",
+        lambda f: with_item(f, phase="replicating", eligible_state=False),
+    ),
     ("vm-snapshots", Status.FAIL, "before-upgrade", lambda f: with_item(f, snapshots=("before-upgrade",))),
     ("master-target-snapshots", Status.FAIL, "snap-1", lambda f: with_mt(f, snapshots=("snap-1",))),
     ("esxi-licence", Status.FAIL, "free ESXi", lambda f: with_mt(f, host_license="esxBasic")),
-    ("static-ip", Status.WARN, "will become DHCP", lambda f: with_item(f, restore_static_ips=False)),
+    ("esxi-licence", Status.FAIL, "free ESXi", lambda f: with_item(f, host_license="esxBasic")),
+    ("esxi-licence", Status.WARN, "could not be read", lambda f: with_item(f, host_license=None)),
+    ("static-ip", Status.WARN, "becomes DHCP (the plan does not", lambda f: with_item(f, restore_static_ips=False)),
     ("static-ip", Status.WARN, "windows", lambda f: with_item(f, os_family="windows")),
+    ("static-ip", Status.WARN, "in no failback plan", lambda f: with_item(f, plan=None)),
+    (
+        "static-ip",
+        Status.WARN,
+        "10.0.0.9 will not be restored",
+        lambda f: with_item(f, static_ips=("10.0.0.5", "10.0.0.9")),
+    ),
     ("linux-networkmanager", Status.FAIL, "NetworkManager was removed", lambda f: with_item(f, network_manager=False)),
     ("linux-networkmanager", Status.WARN, "cannot tell", lambda f: with_item(f, network_manager=None)),
     (
@@ -133,6 +200,12 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
         Status.FAIL,
         "cannot see datastore ssd-01",
         lambda f: with_mt(f, host_datastores=frozenset()),
+    ),
+    (
+        "master-target-datastore-access",
+        Status.FAIL,
+        "has no datastore ssd-99",
+        lambda f: with_item(f, target_datastore=None, target_datastore_missing="ssd-99"),
     ),
     (
         "master-target-datastore-access",
@@ -158,8 +231,28 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
         "58 disks attached",
         lambda f: with_mt(f, attached_disks=58, planned_disks=0),
     ),
+    (
+        "master-target-disk-limit",
+        Status.FAIL,
+        "do not fit: g needs 9 disk slots",
+        lambda f: with_mt(f, placement_problem="g needs 9 disk slots"),
+    ),
+    (
+        "master-target-disk-limit",
+        Status.WARN,
+        "could not be counted",
+        lambda f: with_mt(f, attached_disks=None),
+    ),
     ("scsi-controller", Status.FAIL, "ide", lambda f: with_item(f, disk_controllers=("pvscsi", "ide"))),
+    ("scsi-controller", Status.FAIL, "non-scsi", lambda f: with_item(f, disk_controllers=("scsi", "non-scsi"))),
     ("master-target-enable-uuid", Status.FAIL, "disk.EnableUUID is FALSE", lambda f: with_mt(f, enable_uuid=False)),
+    ("master-target-enable-uuid", Status.FAIL, "disk.EnableUUID is not set", lambda f: with_mt(f, enable_uuid=None)),
+    (
+        "master-target-enable-uuid",
+        Status.FAIL,
+        "has no VM with instance UUID 5012c0de",
+        lambda f: with_mt(f, vm_found=False),
+    ),
     (
         "disk-uuid-clash",
         Status.FAIL,
@@ -168,6 +261,13 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
     ),
     ("master-target-os", Status.FAIL, "windows master target", lambda f: with_mt(f, os_family="windows")),
     ("vmware-tools", Status.WARN, "do not run", lambda f: with_item(f, tools_running=False)),
+    ("vmware-tools", Status.FAIL, "no VMware Tools installed", lambda f: with_item(f, tools_installed=False)),
+    (
+        "vmware-tools",
+        Status.WARN,
+        "cannot tell whether VMware Tools are installed in web01 (powered off",
+        lambda f: with_item(f, tools_installed=None, powered_on=False, tools_running=None),
+    ),
     ("version-order", Status.FAIL, "is newer than", lambda f: with_mt_agent(f, version="1.3.0")),
     ("version-order", Status.FAIL, "is newer than controller", lambda f: with_ps(f, version="2.0")),
     (
@@ -175,6 +275,23 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
         Status.FAIL,
         "OS volume",
         lambda f: with_mt(f, retention=RetentionFacts("/", False, ("it is the OS volume",))),
+    ),
+    (
+        "retention-volume",
+        Status.WARN,
+        "is not reported by its last heartbeat",
+        lambda f: with_mt(
+            f,
+            retention=RetentionFacts(
+                "/mnt/r", None, capacity_bytes=100 * 2**30, free_bytes=80 * 2**30, source="its last heartbeat"
+            ),
+        ),
+    ),
+    (
+        "retention-volume",
+        Status.WARN,
+        "neither its heartbeats",
+        lambda f: with_mt(f, retention=None, retention_note="neither its heartbeats nor its API report them"),
     ),
     (
         "retention-volume",
@@ -199,6 +316,13 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
         lambda f: with_mt(f, reached_by=frozenset()),
     ),
     ("reachability", Status.WARN, "before the first pair", lambda f: with_mt(f, reached_by=None)),
+    (
+        "reachability",
+        Status.WARN,
+        "not probed: --offline",
+        lambda f: with_ps(f, answers=None, probe_note="--offline"),
+    ),
+    ("reachability", Status.FAIL, "no agent of that name", lambda f: with_ps(f, registered=False)),
     (
         "certificate-expiry",
         Status.FAIL,
