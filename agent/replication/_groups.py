@@ -82,6 +82,14 @@ class SnapshotGroups:
                     "one VM's pairs share one schedule",
                     remedy="put this pair with the same interval, consistency and snapshot resource group",
                 )
+            disk = azure.disk_resource_id.lower()
+            twins = sorted(p for p in others if vm is not None and vm.group.pairs[p].lower() == disk)
+            if twins:
+                raise PairConflict(
+                    f"pair {spec.pair_id}: pair {twins[0]} already reads disk {azure.disk_resource_id} of VM "
+                    f"{azure.vm_name}",
+                    remedy="pair each managed disk once",
+                )
         return azure
 
     def join(self, spec: SourcePairSpec) -> SnapshotGroup:

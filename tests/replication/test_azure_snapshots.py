@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from agent.api.v1 import pairs_pb2, pairs_pb2_grpc
@@ -199,3 +200,28 @@ def test_a_process_server_killed_between_snapshot_and_acknowledgement_leaves_no_
         point = seen[pairs[index]][-1]
         digest = point_digests(mine, pairs[index])[point]
         assert digest == image_digest(image_file(endpoint, point, disk), disk.size)
+
+
+def test_the_pairs_of_one_vm_share_one_schedule(lab: Lab, endpoint: LocalAzure):
+    vm = Vm.create(endpoint, "snapvm3", [1 * MIB, 1 * MIB])
+    first = vm.source(lab, f"{vm.name}-0", vm.disks[0], INTERVAL)
+    lab.put_source(first)
+    other = vm.source(lab, f"{vm.name}-1", vm.disks[1], INTERVAL * 2)
+    with pytest.raises(grpc.RpcError) as refused:
+        lab.put_source(other)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"the pairs of VM {vm.name} ({vm.name}-0) take a point every {INTERVAL:g} s" in refused.value.details()
+    other.azure.interval_seconds = INTERVAL
+    assert lab.put_source(other).pair.azure.interval_seconds == INTERVAL
+    # A VM's pairs cannot both read one disk.
+    twin = vm.source(lab, f"{vm.name}-2", vm.disks[0], INTERVAL)
+    with pytest.raises(grpc.RpcError) as same_disk:
+        lab.put_source(twin)
+    assert same_disk.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"pair {vm.name}-0 already reads disk" in same_disk.value.details()
+    with lab.channel(lab.ps) as channel:
+        stub = pairs_pb2_grpc.SourcePairsStub(channel)
+        for pair_id in (f"{vm.name}-0", f"{vm.name}-1"):
+            stub.DeletePair(pairs_pb2.DeletePairRequest(pair_id=pair_id), timeout=60)
+        listed = stub.ListPairs(pairs_pb2.ListPairsRequest(), timeout=10)
+    assert not [p for p in listed.pairs if p.pair.pair_id.startswith(vm.name)]
