@@ -172,8 +172,9 @@ class SnapshotFeed:
     """One AZURE_SNAPSHOTS pair's side of its group, for the pair's sender thread: the change source, what the
     master target acknowledged, when to look again, and the points to delete once acknowledged."""
 
-    #: Longest pause of an idle pair (acknowledgements and a due point are noticed within it).
-    IDLE = 1.0
+    #: Longest and shortest pause of an idle pair: acknowledgements and a due point are noticed within the longest;
+    #: the shortest keeps a pair whose next point waits for a lagging one from asking again at the sender's pace.
+    IDLE, MIN_IDLE = 1.0, 0.2
 
     def __init__(self, group: SnapshotGroup, pair: str, disk_id: str, remote: RemoteHashes) -> None:
         self.group = group
@@ -181,6 +182,14 @@ class SnapshotFeed:
         self.disk_id = disk_id
         self.source = SnapshotSource(group, pair, remote=remote)
         self._untidy = threading.Event()
+        # The acknowledged point and its image's time, kept here for status calls: the group's lock is held across
+        # Azure calls (taking a point), which a status call must not wait for.
+        self._point: tuple[str | None, float | None] = (None, None)
+        self._note_point()
+
+    def _note_point(self) -> None:
+        rpo = self.source.rpo()
+        self._point = (self.group.acknowledged_point(self.pair), None if rpo is None else self.group.clock() - rpo)
 
     def disk_size(self) -> int:
         """The managed disk's size, as Azure reports it (read once per group)."""
@@ -188,9 +197,10 @@ class SnapshotFeed:
 
     def acknowledged(self, cursor: int) -> None:
         self.source.acknowledged(cursor)
+        self._note_point()
         self._untidy.set()  # the points it no longer needs are deleted by the sender thread, not the ack thread
 
-    def idle(self, poll: float) -> float:
+    def idle(self) -> float:
         """After a pump that sent nothing: delete the points no pair needs (after an acknowledgement), then how long
         to wait before the next pump (the next point's due time, at most :attr:`IDLE`)."""
         if self._untidy.is_set():
@@ -198,8 +208,9 @@ class SnapshotFeed:
             deleted = self.group.tidy()
             if deleted:
                 log.info("group %s: deleted %s", self.group.group, ", ".join(deleted))
-        return min(max(self.group.next_due() - self.group.clock(), poll), self.IDLE)
+        return min(max(self.group.next_due() - self.group.clock(), self.MIN_IDLE), self.IDLE)
 
     def acknowledged_point(self) -> tuple[str | None, float | None]:
-        """The newest acknowledged point's name and its age (None, None before the first)."""
-        return self.group.acknowledged_point(self.pair), self.source.rpo()
+        """The newest acknowledged point's name and its age in seconds (None, None before the first)."""
+        name, taken = self._point
+        return name, None if taken is None else max(self.group.clock() - taken, 0.0)

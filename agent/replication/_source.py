@@ -352,8 +352,7 @@ class SourcePair:
                 log.info("pair %s: the resync pass is complete and acknowledged", self.spec.pair_id)
                 return
             if not sent:
-                poll = self._options.poll_interval
-                self._stop.wait(self._feed.idle(poll) if self._feed is not None else poll)
+                self._stop.wait(self._feed.idle() if self._feed is not None else self._options.poll_interval)
         raise _Stopped
 
     # -- the pair's data path ---------------------------------------------------------------------------------------

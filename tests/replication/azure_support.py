@@ -84,7 +84,14 @@ class Vm:
         assert disk.resource_group == "rg-dr"
         return f"{self._group}/providers/Microsoft.Compute/disks/{disk.name}"
 
-    def source(self, lab: Lab, pair_id: str, disk: ManagedDisk, interval: float) -> pairs_pb2.SourcePair:
+    def source(
+        self,
+        lab: Lab,
+        pair_id: str,
+        disk: ManagedDisk,
+        interval: float,
+        consistency: pairs_pb2.PointConsistency = pairs_pb2.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS,
+    ) -> pairs_pb2.SourcePair:
         return pairs_pb2.SourcePair(
             pair_id=pair_id,
             generation=1,
@@ -95,7 +102,7 @@ class Vm:
                 vm_resource_id=self.resource_id,
                 disk_resource_id=self.disk_id(disk),
                 interval_seconds=interval,
-                consistency=pairs_pb2.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS,
+                consistency=consistency,
             ),
         )
 
@@ -141,6 +148,11 @@ def image_file(endpoint: LocalAzure, point: str, disk: ManagedDisk) -> Path:
     for image in endpoint.disks.all_images():
         if image.disk is disk and image.name.startswith(f"{point}-"):
             return image.path
+    for collection in endpoint.disks.collections.values():
+        for restore_point in collection.points.values():
+            if restore_point.name == point:
+                (image,) = [i for i in restore_point.disks if i.disk is disk]
+                return image.path
     assert endpoint.disks.keep_dropped is not None
     kept = sorted(endpoint.disks.keep_dropped.glob(f"{disk.name}--{point}-*.img"))
     assert len(kept) == 1, f"no image of {disk.name} at {point}"

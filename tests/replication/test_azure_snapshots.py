@@ -57,7 +57,15 @@ def lab(controller: ControllerProcess, endpoint: LocalAzure, tmp_path_factory: p
     assert SECRET not in ps.service.log()
 
 
-def put_vm(lab: Lab, vm: Vm, work: Path, *, sender: AgentProcess | None = None) -> dict[str, Path]:
+def put_vm(
+    lab: Lab,
+    vm: Vm,
+    work: Path,
+    *,
+    sender: AgentProcess | None = None,
+    consistency: pairs_pb2.PointConsistency = pairs_pb2.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS,
+    interval: float = INTERVAL,
+) -> dict[str, Path]:
     """A target pair per disk (files of the disk's size, zeros) and a source pair naming the VM; returns targets."""
     targets = {}
     for index, disk in enumerate(vm.disks):
@@ -67,7 +75,7 @@ def put_vm(lab: Lab, vm: Vm, work: Path, *, sender: AgentProcess | None = None) 
             lab.target_pair(pair_id, targets[pair_id], disk.size, crash_interval=0.001, sender=(sender or lab.ps).name)
         )
     for index, disk in enumerate(vm.disks):
-        status = lab.put_source(vm.source(lab, f"{vm.name}-{index}", disk, INTERVAL))
+        status = lab.put_source(vm.source(lab, f"{vm.name}-{index}", disk, interval, consistency))
         assert status.phase == pairs_pb2.SOURCE_PHASE_SNAPSHOT_CYCLES
     return targets
 
@@ -225,3 +233,25 @@ def test_the_pairs_of_one_vm_share_one_schedule(lab: Lab, endpoint: LocalAzure):
             stub.DeletePair(pairs_pb2.DeletePairRequest(pair_id=pair_id), timeout=60)
         listed = stub.ListPairs(pairs_pb2.ListPairsRequest(), timeout=10)
     assert not [p for p in listed.pairs if p.pair.pair_id.startswith(vm.name)]
+
+
+def test_a_vm_restore_point_brings_every_disk_of_the_vm_to_one_instant(lab: Lab, endpoint: LocalAzure, tmp_path: Path):
+    """Crash-consistent restore points (Azure allows one an hour: this is the first cycle only): both pairs reach the
+    same point, and each disk on the master target is that restore point's image of it."""
+    vm = Vm.create(endpoint, "snapvm4", [4 * MIB, 2 * MIB])
+    Guest(vm.disks, seed=14).scribble(60)
+    pairs = [f"{vm.name}-0", f"{vm.name}-1"]
+    put_vm(lab, vm, tmp_path, consistency=pairs_pb2.POINT_CONSISTENCY_CRASH_RESTORE_POINTS, interval=3600)
+    seen: dict[str, list[str]] = {p: [] for p in pairs}
+    wait_for_new_points(lab, pairs, seen, vm)
+    assert seen[pairs[0]] == seen[pairs[1]]
+    (point,) = seen[pairs[0]]
+    assert vm.snapshots() == []  # no per-disk snapshot: one restore point holds both disks
+    for index, disk in enumerate(vm.disks):
+        digest = point_digests(lab, pairs[index])[point]
+        assert digest == image_digest(image_file(endpoint, point, disk), disk.size)
+    with lab.channel(lab.ps) as channel:
+        stub = pairs_pb2_grpc.SourcePairsStub(channel)
+        for pair_id in pairs:
+            stub.DeletePair(pairs_pb2.DeletePairRequest(pair_id=pair_id), timeout=120)
+    assert not [c for c in endpoint.disks.collections.values() if c.source_vm.lower().endswith(f"/{vm.name}")]
