@@ -24,6 +24,7 @@ from agent.replication._source import Connector, SenderOptions, SourcePair, Sour
 from agent.replication._specs import SourceKind, SourcePairSpec, check_pair_id
 from agent.replication._store import PairStore
 from agent.replication.errors import InvalidPair, PairConflict, PairNotFound
+from agent.snapshots.errors import SnapshotError
 
 __all__ = ["SourceRegistry"]
 
@@ -76,6 +77,9 @@ class SourceRegistry:
                     self._groups.join(spec)
             except (InvalidPair, PairConflict, KeyError, TypeError, ValueError) as exc:
                 self.problems.append(f"pair record {pair_id} is invalid: {exc}")
+                continue
+            except SnapshotError as exc:  # the group's state file is damaged, or the group cannot be made
+                self.problems.append(f"pair {pair_id} cannot join its VM's snapshot group: {exc}")
                 continue
             loaded.append((spec, log_start, resync_end))
         for spec, log_start, resync_end in loaded:
