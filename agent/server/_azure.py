@@ -4,6 +4,8 @@ The secret never leaves the credential: not in argv, a log line, an error messag
 
 from __future__ import annotations
 
+import logging
+
 from agent.replication import AzureAccess
 from agent.server._config import AzureSettings
 from agent.snapshots import AzureConfig, ManagedIdentity, ServicePrincipal, make_credential
@@ -12,6 +14,9 @@ __all__ = ["azure_access"]
 
 
 def azure_access(settings: AzureSettings) -> AzureAccess:
+    # azure-core logs every request with its headers at INFO: a replicating process server makes several a second
+    # (ranged reads), which would drown the agent's own log. Failures still reach it through our errors.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     verify: str | bool = str(settings.ca_bundle) if settings.ca_bundle is not None else True
     if settings.identity == "service-principal":
         assert settings.tenant
