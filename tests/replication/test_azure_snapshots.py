@@ -106,6 +106,7 @@ def wait_for_new_points(lab: Lab, pairs: list[str], seen: dict[str, list[str]], 
     wait_for(moved, "every pair to acknowledge a new point", timeout=120)
 
 
+@pytest.mark.slow
 def test_a_vm_is_replicated_cycle_after_cycle_through_azure_apis_only(lab: Lab, endpoint: LocalAzure, tmp_path: Path):
     vm = Vm.create(endpoint, "snapvm1", [8 * MIB, 4 * MIB])
     guest = Guest(vm.disks, seed=11)
@@ -159,6 +160,7 @@ def test_a_vm_is_replicated_cycle_after_cycle_through_azure_apis_only(lab: Lab, 
             assert digest == image_digest(image_file(endpoint, point, disk), disk.size), point
 
 
+@pytest.mark.slow
 def test_a_process_server_killed_between_snapshot_and_acknowledgement_leaves_no_orphan(
     lab: Lab, endpoint: LocalAzure, controller: ControllerProcess, tmp_path: Path
 ):
@@ -235,6 +237,7 @@ def test_the_pairs_of_one_vm_share_one_schedule(lab: Lab, endpoint: LocalAzure):
     assert not [p for p in listed.pairs if p.pair.pair_id.startswith(vm.name)]
 
 
+@pytest.mark.slow
 def test_a_vm_restore_point_brings_every_disk_of_the_vm_to_one_instant(lab: Lab, endpoint: LocalAzure, tmp_path: Path):
     """Crash-consistent restore points (Azure allows one an hour: this is the first cycle only): both pairs reach the
     same point, and each disk on the master target is that restore point's image of it."""
