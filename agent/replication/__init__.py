@@ -11,27 +11,40 @@ Master target::
 
 Process server::
 
-    registry = SourceRegistry(PairStore(state_dir / "pairs", "process-server"), work_root=..., connector=...)
+    registry = SourceRegistry(PairStore(state_dir / "pairs", "process-server"), work_root=..., connector=...,
+                              groups=SnapshotGroups(AzureAccess(credential, AzureConfig()), state_dir=...))
     registry.start(); registry.put(SourcePairSpec(...))  # each pair streams from its own thread
+    # AZURE_SNAPSHOTS pairs (SourcePairSpec(..., azure=AzureSourceSpec(vm_id, disk_id))) share their VM's group
 
 The gRPC servicers in agent.server translate the API to these calls.
 """
 
 from agent.replication._convert import batch_from_proto, batch_to_proto
+from agent.replication._groups import AzureAccess, SnapshotGroups
 from agent.replication._remote import GrpcRemoteHashes
 from agent.replication._source import Connector, SenderOptions, SourcePair, SourcePhase, SourceState, SourceStatus
 from agent.replication._sources import SourceRegistry
-from agent.replication._specs import SourceKind, SourcePairSpec, TargetPairSpec, check_pair_id, policy_from_dict
+from agent.replication._specs import (
+    AzureSourceSpec,
+    SourceKind,
+    SourcePairSpec,
+    TargetPairSpec,
+    check_pair_id,
+    policy_from_dict,
+)
 from agent.replication._store import PairStore
 from agent.replication._stream import StreamSession
 from agent.replication._target import StreamOpened, TargetPair, TargetState, TargetStatus, open_pair_journal
 from agent.replication._targets import TargetRegistry
 
 __all__ = [
+    "AzureAccess",
+    "AzureSourceSpec",
     "Connector",
     "GrpcRemoteHashes",
     "PairStore",
     "SenderOptions",
+    "SnapshotGroups",
     "SourceKind",
     "SourcePair",
     "SourcePairSpec",

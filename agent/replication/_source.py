@@ -51,10 +51,13 @@ from agent.dataplane.errors import (
     WatermarkAhead,
     WatermarkBehind,
 )
+from agent.replication._groups import SnapshotFeed
 from agent.replication._remote import GrpcRemoteHashes
 from agent.replication._specs import SourceKind, SourcePairSpec
 from agent.replication._stream import StreamSession
 from agent.replication.errors import DiskMismatch, StreamBroken
+from agent.snapshots import SnapshotGroup
+from agent.snapshots.errors import SnapshotPermanentError
 from failback.errors import FailbackError
 from failback.identity import Identity
 from failback.retry import Policy
@@ -63,8 +66,10 @@ __all__ = ["Connector", "SenderOptions", "SourcePair", "SourcePhase", "SourceSta
 
 log = logging.getLogger(__name__)
 
-#: Errors only a resync (a new generation) or the controller repairs: the pair stops as FAILED.
+#: Errors only a resync (a new generation) or the controller repairs: the pair stops as FAILED. Azure's permanent
+#: refusals (a missing role, a disk the VM lacks) too: the controller puts the pair again once they are fixed.
 FATAL: tuple[type[FailbackError], ...] = (
+    SnapshotPermanentError,
     WatermarkAhead,
     WatermarkBehind,
     BacklogCorrupt,
@@ -95,6 +100,7 @@ class SourceState(enum.IntEnum):
 class SourcePhase(enum.IntEnum):
     SCAN = 1
     CHANGE_LOG = 2
+    SNAPSHOT_CYCLES = 3
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,8 @@ class SourceStatus:
     connected: bool
     progress: PairProgress
     connects: int
+    acknowledged_point: str | None = None  #: AZURE_SNAPSHOTS: the newest point the master target holds
+    point_age: float | None = None  #: and its age, seconds
 
 
 class _Stopped(Exception):
@@ -172,8 +180,10 @@ class SourcePair:
         encoder: BatchEncoder,
         limiter: BandwidthLimiter,
         options: SenderOptions,
+        snapshots: SnapshotGroup | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``snapshots``: the VM's snapshot group, for an AZURE_SNAPSHOTS pair."""
         self.spec = spec
         self.log_start = log_start
         self.resync_end = resync_end
@@ -200,6 +210,8 @@ class SourcePair:
         self._sender: PairSender | None = None
         self._acknowledged: AcknowledgedPosition | None = None
         self._acked_cursor: int | None = None
+        self._snapshots = snapshots
+        self._feed: SnapshotFeed | None = None
 
     # -- life cycle ----------------------------------------------------------------------------------------------
 
@@ -245,7 +257,7 @@ class SourcePair:
                     closer.close()
                 except (FailbackError, OSError) as exc:
                     log.warning("pair %s: closing: %s", self.spec.pair_id, exc)
-        self._scan = self._source = self._sender = self._send_log = self._acknowledged = None
+        self._scan = self._source = self._sender = self._send_log = self._acknowledged = self._feed = None
 
     # -- the loop --------------------------------------------------------------------------------------------------
 
@@ -340,7 +352,7 @@ class SourcePair:
                 log.info("pair %s: the resync pass is complete and acknowledged", self.spec.pair_id)
                 return
             if not sent:
-                self._stop.wait(self._options.poll_interval)
+                self._stop.wait(self._feed.idle() if self._feed is not None else self._options.poll_interval)
         raise _Stopped
 
     # -- the pair's data path ---------------------------------------------------------------------------------------
@@ -349,18 +361,28 @@ class SourcePair:
         """The source, send log and sender, made once (a session reuses them)."""
         if self._sender is not None:
             return self._sender
-        size = _disk_size(self.spec.source_path)
+        if self.spec.azure is not None:
+            assert self._snapshots is not None
+            disk_id = self.spec.azure.disk_resource_id
+            self._feed = SnapshotFeed(self._snapshots, self.spec.pair_id, disk_id, self._remote)
+            size = self._feed.disk_size()
+        else:
+            size = _disk_size(self.spec.source_path)
         if size != disk_size:
             raise DiskMismatch(
-                f"pair {self.spec.pair_id}: the source disk {self.spec.source_path} holds {size} bytes but the master "
+                f"pair {self.spec.pair_id}: the source disk {self.spec.source} holds {size} bytes but the master "
                 f"target's pair is {disk_size} bytes",
                 remedy="put the pair on the master target with the source disk's size (a new generation)",
             )
-        self._scan = ScanSource(
-            self.spec.source_path, self._remote, size=size, resync_id=f"resync-g{self.spec.generation}"
-        )
+        if self._feed is not None:
+            self._source = self._feed.source
+        else:
+            self._source = self._scan = ScanSource(
+                self.spec.source_path, self._remote, size=size, resync_id=f"resync-g{self.spec.generation}"
+            )
         if self.spec.kind is SourceKind.SCAN_THEN_CHANGE_LOG:
             assert self.spec.change_log_dir is not None
+            assert self._scan is not None
             log = ChangeLogSource(self.spec.change_log_dir)
             self._reprotect = ReprotectSource(
                 self._scan,
@@ -372,8 +394,6 @@ class SourcePair:
             )
             self._source = self._reprotect
             self._acknowledged = AcknowledgedPosition(self.spec.change_log_dir)
-        else:
-            self._source = self._scan
         options = self._options
         self._sender = PairSender(
             self.spec.pair_id,
@@ -422,6 +442,9 @@ class SourcePair:
     def _on_cursor(self, cursor: int) -> None:
         """The source cursor the master target has acknowledged up to."""
         self._acked_cursor = cursor
+        if self._feed is not None:
+            self._feed.acknowledged(cursor)
+            return
         scan = self._scan
         position = ReprotectSource.log_position(cursor)
         if position is not None:
@@ -435,6 +458,8 @@ class SourcePair:
             self.progress.resync(1.0 if cursor >= scan.done_cursor else cursor / max(scan.size, 1))
 
     def _phase(self) -> SourcePhase:
+        if self.spec.kind is SourceKind.AZURE_SNAPSHOTS:
+            return SourcePhase.SNAPSHOT_CYCLES
         cursor = self._send_log.resume_cursor if self._send_log is not None else 0
         return SourcePhase.CHANGE_LOG if cursor >= LOG_PHASE else SourcePhase.SCAN
 
@@ -453,6 +478,7 @@ class SourcePair:
             connected = self._connected
             connects = self._connects
         phase = self._phase()
+        point, age = self._feed.acknowledged_point() if self._feed is not None else (None, None)
         if self._failed is not None:
             state, reason = SourceState.FAILED, self._failed
         elif self._done:
@@ -460,13 +486,15 @@ class SourcePair:
         elif not connected:
             state = SourceState.DISCONNECTED
             reason = progress.last_error or "connecting to the master target"
+        elif phase is SourcePhase.SNAPSHOT_CYCLES and point is None:
+            state, reason = SourceState.RESYNCING, "the first cycle: a resync pass to the VM's first point"
         elif phase is SourcePhase.SCAN:
             state, reason = SourceState.RESYNCING, "resync pass"
         elif self._reprotect is not None and not self._reprotect.consistent(self._acked_cursor or 0):
             state, reason = SourceState.RESYNCING, "the change log is catching up with the resync pass"
         else:
             state, reason = SourceState.REPLICATING, ""
-        return SourceStatus(self.spec, state, reason, phase, connected, progress, connects)
+        return SourceStatus(self.spec, state, reason, phase, connected, progress, connects, point, age)
 
 
 def _disk_size(path: str) -> int:

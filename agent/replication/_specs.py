@@ -7,6 +7,7 @@ generation. Checking a spec never touches a disk; resolving the target disk and 
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 import os
 import re
@@ -16,10 +17,19 @@ from typing import Any
 from agent.journal import BLOCK_SIZE
 from agent.replication.errors import InvalidPair
 from agent.retention import RetentionPolicy
+from agent.snapshots import MIN_INTERVAL, PointMode
 from failback.config import parse_address
 from failback.identity import Identity, IdentityError, Role
 
-__all__ = ["PAIR_ID", "SourceKind", "SourcePairSpec", "TargetPairSpec", "check_pair_id", "policy_from_dict"]
+__all__ = [
+    "PAIR_ID",
+    "AzureSourceSpec",
+    "SourceKind",
+    "SourcePairSpec",
+    "TargetPairSpec",
+    "check_pair_id",
+    "policy_from_dict",
+]
 
 #: Pair ids name files and directories, so they are restricted to a safe alphabet.
 PAIR_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -32,6 +42,7 @@ class SourceKind(enum.IntEnum):
 
     SCAN = 1  #: one resync pass against the target, then done
     SCAN_THEN_CHANGE_LOG = 2  #: reprotect: note the change log position, resync pass, then the change log
+    AZURE_SNAPSHOTS = 3  #: agentless: cycles between points of the Azure VM's managed disks, the first a resync
 
 
 def check_pair_id(pair_id: str) -> str:
@@ -149,6 +160,105 @@ class TargetPairSpec:
             raise InvalidPair(f"not a target pair record: {exc}") from exc
 
 
+_VM_ID = re.compile(
+    r"/subscriptions/(?P<sub>[0-9A-Za-z-]{1,64})/resourceGroups/(?P<rg>[-\w._()]{1,90})"
+    r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[-\w.]{1,64})",
+    re.IGNORECASE,
+)
+_DISK_ID = re.compile(
+    r"/subscriptions/[0-9A-Za-z-]{1,64}/resourceGroups/[-\w._()]{1,90}/providers/Microsoft\.Compute/disks/[-\w.]{1,80}",
+    re.IGNORECASE,
+)
+_RESOURCE_GROUP = re.compile(r"[-\w._()]{1,90}")
+_DEFAULT_INTERVAL = 300.0
+
+
+@dataclass(frozen=True)
+class AzureSourceSpec:
+    """The Azure side of an AZURE_SNAPSHOTS pair: the VM, this pair's managed disk, and the VM's schedule (shared by
+    every pair of the VM). ``consistency`` is a :class:`~agent.snapshots.PointMode` value; ``snapshot_resource_group``
+    None: the VM's."""
+
+    vm_resource_id: str
+    disk_resource_id: str
+    interval: float = _DEFAULT_INTERVAL
+    consistency: str = PointMode.SNAPSHOTS.value
+    snapshot_resource_group: str | None = None
+
+    def check(self, pair_id: str, *, min_interval: float | None = None) -> AzureSourceSpec:
+        """``min_interval`` replaces Azure's floor for the consistency (lab endpoints only)."""
+        if _VM_ID.fullmatch(self.vm_resource_id or "") is None:
+            raise InvalidPair(
+                f"pair {pair_id}: azure.vm_resource_id {self.vm_resource_id!r} is not a VM's ARM id",
+                remedy="give /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/"
+                "<name>",
+            )
+        if _DISK_ID.fullmatch(self.disk_resource_id or "") is None:
+            raise InvalidPair(
+                f"pair {pair_id}: azure.disk_resource_id {self.disk_resource_id!r} is not a managed disk's ARM id",
+                remedy="give /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/disks/<name>",
+            )
+        try:
+            mode = PointMode(self.consistency)
+        except ValueError:
+            raise InvalidPair(f"pair {pair_id}: azure.consistency {self.consistency!r} is unknown") from None
+        floor = MIN_INTERVAL[mode] if min_interval is None else min_interval
+        interval = self.interval
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not math.isfinite(interval):
+            raise InvalidPair(f"pair {pair_id}: azure.interval_seconds must be a number, got {interval!r}")
+        if interval < floor:
+            raise InvalidPair(
+                f"pair {pair_id}: azure.interval_seconds {interval:g} is below what Azure allows for {mode.value} "
+                f"({floor:g} s)",
+                remedy=f"set interval_seconds to at least {floor:g}, or 0 for {_DEFAULT_INTERVAL:g}",
+            )
+        group = self.snapshot_resource_group
+        if group is not None and _RESOURCE_GROUP.fullmatch(group) is None:
+            raise InvalidPair(f"pair {pair_id}: azure.snapshot_resource_group {group!r} is not a resource group name")
+        return self
+
+    @property
+    def mode(self) -> PointMode:
+        return PointMode(self.consistency)
+
+    def _vm(self) -> re.Match[str]:
+        found = _VM_ID.fullmatch(self.vm_resource_id)
+        if found is None:
+            raise InvalidPair(f"azure.vm_resource_id {self.vm_resource_id!r} is not a VM's ARM id")
+        return found
+
+    @property
+    def subscription(self) -> str:
+        return self._vm()["sub"]
+
+    @property
+    def vm_resource_group(self) -> str:
+        return self._vm()["rg"]
+
+    @property
+    def vm_name(self) -> str:
+        return self._vm()["name"]
+
+    @property
+    def vm_key(self) -> str:
+        """The VM as compared (ARM ids are case-insensitive): pairs with the same key share one snapshot group."""
+        return self.vm_resource_id.lower()
+
+    @property
+    def group_id(self) -> str:
+        """The snapshot group's id (it names snapshots and tags them): the VM's name, made safe, and a hash of its id
+        (two VMs of one name in different resource groups get different groups)."""
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", self.vm_name)[:30]
+        if not name[0].isalnum():
+            name = "vm" + name[:28]
+        return f"{name}-{hashlib.blake2s(self.vm_key.encode(), digest_size=4).hexdigest()}"
+
+    @property
+    def schedule(self) -> tuple[float, str, str | None]:
+        """What every pair of the VM must agree on."""
+        return (float(self.interval), self.consistency, self.snapshot_resource_group)
+
+
 @dataclass(frozen=True)
 class SourcePairSpec:
     """The process server's side of a pair."""
@@ -161,15 +271,31 @@ class SourcePairSpec:
     master_target_name: str
     change_log_dir: str | None = None
     bandwidth: int | None = None  #: bytes per second for this pair alone; None: only the agent-wide limit
+    azure: AzureSourceSpec | None = None  #: AZURE_SNAPSHOTS only
 
-    def check(self) -> SourcePairSpec:
+    def check(self, *, min_interval: float | None = None) -> SourcePairSpec:
+        """``min_interval`` replaces Azure's floor for AZURE_SNAPSHOTS intervals (lab endpoints only)."""
         check_pair_id(self.pair_id)
         _check_generation(self.generation)
-        _check_absolute("source_path", self.source_path)
         try:
             kind = SourceKind(self.kind)
         except ValueError:
-            raise InvalidPair(f"pair {self.pair_id}: kind must be SCAN or SCAN_THEN_CHANGE_LOG") from None
+            raise InvalidPair(
+                f"pair {self.pair_id}: kind must be SCAN, SCAN_THEN_CHANGE_LOG or AZURE_SNAPSHOTS"
+            ) from None
+        if kind is SourceKind.AZURE_SNAPSHOTS:
+            if self.azure is None:
+                raise InvalidPair(f"pair {self.pair_id}: an AZURE_SNAPSHOTS pair needs azure (the VM and its disk)")
+            if self.source_path or self.change_log_dir:
+                raise InvalidPair(
+                    f"pair {self.pair_id}: an AZURE_SNAPSHOTS pair reads through Azure; leave source_path and "
+                    "change_log_dir empty"
+                )
+            self.azure.check(self.pair_id, min_interval=min_interval)
+        else:
+            if self.azure is not None:
+                raise InvalidPair(f"pair {self.pair_id}: azure is only for AZURE_SNAPSHOTS pairs")
+            _check_absolute("source_path", self.source_path)
         if kind is SourceKind.SCAN_THEN_CHANGE_LOG:
             if self.change_log_dir is None:
                 raise InvalidPair(f"pair {self.pair_id}: a SCAN_THEN_CHANGE_LOG pair needs change_log_dir")
@@ -187,16 +313,23 @@ class SourcePairSpec:
     def master_target(self) -> Identity:
         return Identity(Role.MASTER_TARGET, self.master_target_name)
 
+    @property
+    def source(self) -> str:
+        """What the pair reads, for messages."""
+        return self.azure.disk_resource_id if self.azure is not None else self.source_path
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["kind"] = int(self.kind)
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SourcePairSpec:
+    def from_dict(cls, data: dict[str, Any], *, min_interval: float | None = None) -> SourcePairSpec:
         try:
             values = dict(data)
             values["kind"] = SourceKind(values["kind"])
-            return cls(**values).check()
+            if values.get("azure") is not None:
+                values["azure"] = AzureSourceSpec(**values["azure"])
+            return cls(**values).check(min_interval=min_interval)
         except (TypeError, KeyError, ValueError) as exc:
             raise InvalidPair(f"not a source pair record: {exc}") from exc

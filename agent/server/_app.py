@@ -20,6 +20,7 @@ from agent.discovery.errors import DiscoveryError
 from agent.replication import (
     PairStore,
     SenderOptions,
+    SnapshotGroups,
     SourceRegistry,
     TargetPair,
     TargetPairSpec,
@@ -27,6 +28,7 @@ from agent.replication import (
 )
 from agent.replication.errors import InvalidPair
 from agent.retention import RetentionVolumes
+from agent.server._azure import azure_access
 from agent.server._config import AgentConfig
 from agent.server._disks import DisksServicer
 from agent.server._info import AgentInfoServicer
@@ -111,6 +113,10 @@ class AgentApp:
         replication = config.replication
         pairs_dir = config.state_dir / "pairs"
         if self.registration.identity.role is Role.PROCESS_SERVER:
+            groups = SnapshotGroups(
+                azure_access(config.azure) if config.azure is not None else None,
+                state_dir=str(config.state_dir / "snapshots"),
+            )
             self.sources = SourceRegistry(
                 PairStore(pairs_dir, Role.PROCESS_SERVER.value),
                 work_root=str(config.state_dir / "send"),
@@ -118,6 +124,7 @@ class AgentApp:
                 options=SenderOptions(window_bytes=replication.window_bytes, send_log=replication.send_log),
                 bandwidth=replication.bandwidth,
                 encode_threads=replication.encode_threads,
+                groups=groups,
             )
             self.registry.register(SourcePairMetrics(self.sources))
             services.append(

@@ -33,17 +33,35 @@
     window_bytes = 33554432                 # process server: unacknowledged bytes in flight per pair
     send_log = "index"                      # process server: "index" (read the source again after a reconnect)
                                             # or "backlog" (keep every batch until acknowledged)
+
+    [azure]                                 # process server: how AZURE_SNAPSHOTS pairs reach Azure (optional)
+    identity = "managed-identity"           # or "service-principal"
+    client_id = "..."                       # service principal: its application id; managed identity: a
+                                            # user-assigned identity's client id (optional)
+    tenant = "..."                          # service principal: its Entra ID tenant
+    client_secret_file = "/etc/failback/azure-client-secret"
+                                            # service principal: the secret is the file's first line; the file
+                                            # must be owned by the agent's user, mode 0600 (never put the secret here)
+    authority = "https://login.microsoftonline.com"   # optional: Entra ID's host (sovereign clouds, labs)
+    endpoint = "https://management.azure.com"         # optional: Azure Resource Manager
+    ca_bundle = "/etc/failback/azure-ca.pem"          # optional: CA certificates for Azure's endpoints
+    lab_min_interval = "2s"                 # lab endpoints only: shortest snapshot interval (instead of Azure's)
+
+See docs/azure-snapshots.md for the roles the identity needs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from failback.config import Address, Table, load_toml, parse_address
+from failback.config import Address, Table, load_toml, parse_address, parse_duration
 
-__all__ = ["AgentConfig", "ReplicationConfig", "load_config", "parse_config"]
+__all__ = ["AgentConfig", "AzureSettings", "ReplicationConfig", "load_config", "parse_config"]
 
 DEFAULT_STATE_DIR = Path("/var/lib/failback-agent")
 
@@ -60,6 +78,21 @@ class ReplicationConfig:
 
 
 @dataclass(frozen=True)
+class AzureSettings:
+    """``[azure]``: the process server's identity in Azure (``identity`` "managed-identity" or "service-principal")
+    and where Azure is. The client secret stays in its file; only its path is held here."""
+
+    identity: str
+    client_id: str | None = None
+    tenant: str | None = None
+    client_secret_file: Path | None = None
+    authority: str | None = None
+    endpoint: str = "https://management.azure.com"
+    ca_bundle: Path | None = None
+    lab_min_interval: float | None = None
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     state_dir: Path
     listen: Address
@@ -71,6 +104,7 @@ class AgentConfig:
     dev_root: Path | None = None
     controller_address: str | None = None
     replication: ReplicationConfig = ReplicationConfig()
+    azure: AzureSettings | None = None
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -115,6 +149,7 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
                 window_bytes=table.integer("window_bytes", 32 << 20, minimum=1 << 20, maximum=1 << 30),
                 send_log=table.string("send_log", "index", choices=frozenset({"index", "backlog"})),
             )
+        azure = _azure(root.table("azure")) if "azure" in data else None
     return AgentConfig(
         state_dir=state_dir,
         listen=listen,
@@ -126,4 +161,86 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         dev_root=Path(dev_root) if dev_root else None,
         controller_address=controller_address,
         replication=replication,
+        azure=azure,
     )
+
+
+def _https(table: Table, key: str) -> str | None:
+    value = table.optional_string(key)
+    if value is not None and not value.startswith("https://"):
+        raise table.error(key, f"expected an https:// URL, got {value!r}")
+    return value
+
+
+def _azure(table: Table) -> AzureSettings:
+    with table:
+        identity = table.string(
+            "identity", "managed-identity", choices=frozenset({"managed-identity", "service-principal"})
+        )
+        client_id = table.optional_string("client_id")
+        tenant = table.optional_string("tenant")
+        secret_file = table.optional_string("client_secret_file")
+        authority = _https(table, "authority")
+        endpoint = _https(table, "endpoint") or "https://management.azure.com"
+        ca_bundle = table.optional_string("ca_bundle")
+        lab_min_interval = _optional_duration(table, "lab_min_interval")
+        if identity == "service-principal":
+            for key, value in (("tenant", tenant), ("client_id", client_id), ("client_secret_file", secret_file)):
+                if value is None:
+                    raise table.error(key, 'is required with identity = "service-principal"')
+            assert secret_file is not None
+            _check_secret_file(table, "client_secret_file", secret_file)
+        else:
+            for key, value in (("tenant", tenant), ("client_secret_file", secret_file)):
+                if value is not None:
+                    raise table.error(
+                        key, 'is only for identity = "service-principal" (a managed identity has no secret)'
+                    )
+        if ca_bundle is not None:
+            if not ca_bundle.startswith("/"):
+                raise table.error("ca_bundle", f"expected an absolute path, got {ca_bundle!r}")
+            if not os.path.isfile(ca_bundle):
+                raise table.error("ca_bundle", f"{ca_bundle} is not a file")
+    return AzureSettings(
+        identity=identity,
+        client_id=client_id,
+        tenant=tenant,
+        client_secret_file=Path(secret_file) if secret_file else None,
+        authority=authority,
+        endpoint=endpoint,
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        lab_min_interval=lab_min_interval.total_seconds() if lab_min_interval is not None else None,
+    )
+
+
+def _check_secret_file(table: Table, key: str, path: str) -> None:
+    """The secret file exists, is a regular file of this user, and nobody else may read or change it. It is not read
+    here (the credential reads it at the edge)."""
+    if not path.startswith("/"):
+        raise table.error(key, f"expected an absolute path, got {path!r}")
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise table.error(key, f"{path} does not exist; write the client secret into it (mode 0600)") from None
+    except OSError as exc:
+        raise table.error(key, f"{path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise table.error(key, f"{path} is not a regular file (symbolic links are refused)")
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise table.error(
+            key, f"{path} has mode {stat.S_IMODE(info.st_mode):o}; others may read it: run chmod 600 {path}"
+        )
+    if info.st_uid != os.geteuid():
+        raise table.error(key, f"{path} belongs to uid {info.st_uid}, not the agent's user (uid {os.geteuid()})")
+    if not os.access(path, os.R_OK):
+        raise table.error(key, f"{path}: the agent cannot read it")
+
+
+def _optional_duration(table: Table, key: str) -> dt.timedelta | None:
+    value = table.optional_string(key)
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise table.error(key, str(exc)) from exc

@@ -15,6 +15,7 @@ from agent.api.v1 import pairs_pb2 as pb
 from agent.api.v1 import pairs_pb2_grpc
 from agent.journal import HealthState, JournalError, JournalFailed, StaleGeneration, TargetUnusable
 from agent.replication import (
+    AzureSourceSpec,
     SourceKind,
     SourcePair,
     SourcePairSpec,
@@ -27,6 +28,7 @@ from agent.replication import (
 )
 from agent.replication.errors import InvalidPair, PairConflict, PairNotFound
 from agent.retention import RetentionError
+from agent.snapshots import PointMode
 from failback.diskid import InvalidDiskId
 from failback.errors import FailbackError
 from failback.serving import StatusMap, abort_with
@@ -149,12 +151,42 @@ class TargetPairsServicer(pairs_pb2_grpc.TargetPairsServicer):
 # -- process server -------------------------------------------------------------------------------------------------
 
 
+_CONSISTENCY = {
+    pb.POINT_CONSISTENCY_UNSPECIFIED: PointMode.SNAPSHOTS,
+    pb.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS: PointMode.SNAPSHOTS,
+    pb.POINT_CONSISTENCY_CRASH_RESTORE_POINTS: PointMode.CRASH_RESTORE_POINTS,
+    pb.POINT_CONSISTENCY_APP_RESTORE_POINTS: PointMode.APP_RESTORE_POINTS,
+}
+_CONSISTENCY_OUT = {
+    PointMode.SNAPSHOTS.value: pb.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS,
+    PointMode.CRASH_RESTORE_POINTS.value: pb.POINT_CONSISTENCY_CRASH_RESTORE_POINTS,
+    PointMode.APP_RESTORE_POINTS.value: pb.POINT_CONSISTENCY_APP_RESTORE_POINTS,
+}
+
+
+def _azure_spec(message: pb.SourcePair) -> AzureSourceSpec | None:
+    if not message.HasField("azure"):
+        return None
+    azure = message.azure
+    mode = _CONSISTENCY.get(azure.consistency)
+    if mode is None:
+        raise InvalidPair(f"pair {message.pair_id}: azure.consistency {azure.consistency} is unknown")
+    return AzureSourceSpec(
+        vm_resource_id=azure.vm_resource_id,
+        disk_resource_id=azure.disk_resource_id,
+        interval=azure.interval_seconds or AzureSourceSpec.interval,
+        consistency=mode.value,
+        snapshot_resource_group=azure.snapshot_resource_group or None,
+    )
+
+
 def source_spec(message: pb.SourcePair) -> SourcePairSpec:
     try:
         kind = SourceKind(message.kind)
     except ValueError:
         raise InvalidPair(
-            f"pair {message.pair_id}: kind must be SOURCE_KIND_SCAN or SOURCE_KIND_SCAN_THEN_CHANGE_LOG"
+            f"pair {message.pair_id}: kind must be SOURCE_KIND_SCAN, SOURCE_KIND_SCAN_THEN_CHANGE_LOG or "
+            "SOURCE_KIND_AZURE_SNAPSHOTS"
         ) from None
     return SourcePairSpec(
         pair_id=message.pair_id,
@@ -165,10 +197,20 @@ def source_spec(message: pb.SourcePair) -> SourcePairSpec:
         master_target_name=message.master_target_name,
         change_log_dir=message.change_log_dir or None,
         bandwidth=message.bandwidth_bytes_per_second or None,
+        azure=_azure_spec(message),
     )
 
 
 def source_message(spec: SourcePairSpec) -> pb.SourcePair:
+    azure = None
+    if spec.azure is not None:
+        azure = pb.AzureSnapshotSource(
+            vm_resource_id=spec.azure.vm_resource_id,
+            disk_resource_id=spec.azure.disk_resource_id,
+            interval_seconds=spec.azure.interval,
+            consistency=_CONSISTENCY_OUT[spec.azure.consistency],
+            snapshot_resource_group=spec.azure.snapshot_resource_group or "",
+        )
     return pb.SourcePair(
         pair_id=spec.pair_id,
         generation=spec.generation,
@@ -178,6 +220,7 @@ def source_message(spec: SourcePairSpec) -> pb.SourcePair:
         master_target_address=spec.master_target_address,
         master_target_name=spec.master_target_name,
         bandwidth_bytes_per_second=spec.bandwidth or 0,
+        azure=azure,
     )
 
 
@@ -203,6 +246,10 @@ def source_status(status: SourceStatus) -> pb.SourcePairStatus:
     )
     if progress.resync_percent is not None:
         message.resync_percent = progress.resync_percent
+    if status.acknowledged_point is not None:
+        message.acknowledged_point = status.acknowledged_point
+    if status.point_age is not None:
+        message.point_age_seconds = status.point_age
     return message
 
 

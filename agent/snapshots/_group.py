@@ -254,6 +254,57 @@ class SnapshotGroup:
     def close(self) -> None:
         self.session.close()
 
+    # -- membership --------------------------------------------------------------------------------------------
+
+    def add_pair(self, pair: str, disk_id: str) -> None:
+        """Take ``disk_id`` into the group's points as ``pair`` from the next point on (a pair of the VM was created
+        after the group). The VM is read again, and every pair's disk checked, at the next cycle's start."""
+        with self._lock:
+            if not pair or len(pair) > 128 or not pair.isprintable():
+                raise InvalidConfig("a pair is named by 1-128 printable characters")
+            if any(d.lower() == disk_id.lower() for p, d in self.pairs.items() if p != pair):
+                raise InvalidConfig(f"another pair of group {self.group} names disk {disk_id}")
+            held = self.pairs.get(pair)
+            if held is not None and held.lower() != disk_id.lower():
+                raise InvalidConfig(f"pair {pair} of group {self.group} reads {held}; remove it first")
+            self.pairs[pair] = disk_id
+            self._vm = None
+
+    def remove_pair(self, pair: str) -> list[str]:
+        """The pair is no longer protected: delete its images (its point images stay in a VM restore point until
+        the point goes) and forget its cycles. Returns the images and points deleted; the group keeps at least one
+        pair (delete the last with :meth:`retire`)."""
+        with self._lock:
+            if pair not in self.pairs:
+                return []
+            if len(self.pairs) == 1:
+                raise InvalidConfig(f"pair {pair} is the last of group {self.group}: retire the group instead")
+            deleted: list[str] = []
+            for seq, point in sorted(self._state.points.items()):
+                image = point.images.get(pair)
+                if image is None:
+                    continue
+                if point.restore_point is None:
+                    self.azure.revoke(image)
+                    self.azure.delete_snapshot(image.resource_group, image.name)
+                    deleted.append(str(image))
+                del point.images[pair]
+                self._grants.pop((seq, pair), None)
+                if not point.images:
+                    del self._state.points[seq]
+                self._state.save()
+            del self.pairs[pair]
+            self._state.pairs.pop(pair, None)
+            self._state.save()
+            return deleted + self._collect()
+
+    def acknowledged_point(self, pair: str) -> str | None:
+        """The name (bookmark id) of the newest point the pair's master target acknowledged."""
+        with self._lock:
+            record = self._state.pairs.get(pair)
+            point = self._state.points.get(record.acked_point) if record and record.acked_point else None
+            return None if point is None else point.name
+
     # -- schedule ----------------------------------------------------------------------------------------------
 
     def next_due(self) -> float:

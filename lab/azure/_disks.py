@@ -179,7 +179,11 @@ class RestorePointCollection:
 
 class DiskStore:
     """The disks, images and grants of one endpoint, under ``root``. ``page_list_limit`` is the most ranges one Get
-    Page Ranges answer holds before it returns a ``NextMarker`` (Azure: 10,000)."""
+    Page Ranges answer holds before it returns a ``NextMarker`` (Azure: 10,000).
+
+    For oracles: ``keep_dropped`` (a directory) keeps each deleted image's file there as ``<disk>--<image>.img``
+    instead of unlinking it, and ``granted`` maps every SAS container ever issued to its image (revoked ones too),
+    so a test can tell which image each recorded blob request read."""
 
     def __init__(self, root: Path, clock: Callable[[], datetime.datetime]) -> None:
         self.root = root
@@ -193,6 +197,8 @@ class DiskStore:
         self._key = secrets.token_bytes(32)
         self._lock = threading.RLock()
         self._taken = 0
+        self.keep_dropped: Path | None = None
+        self.granted: dict[str, Image] = {}
         root.mkdir(parents=True, exist_ok=True)
 
     # -- disks -------------------------------------------------------------------------------------------------
@@ -283,7 +289,10 @@ class DiskStore:
             self.revoke(image)
             image.deleted = True
             self.snapshots.pop((image.resource_group.lower(), image.name.lower()), None)
-            image.path.unlink(missing_ok=True)
+            if self.keep_dropped is not None and image.path.exists():
+                os.replace(image.path, self.keep_dropped / f"{image.disk.name}--{image.name}.img")
+            else:
+                image.path.unlink(missing_ok=True)
             self._trim_journal(image.disk)
 
     def delete_snapshot(self, resource_group: str, name: str) -> bool:
@@ -313,6 +322,7 @@ class DiskStore:
             grant = Grant(container, identifier, signature, expires)
             image.grants.append(grant)
             self._grants[container] = (grant, image)
+            self.granted[container] = image
         return f"{base_url}/{self.account}/{container}/abcd?sv={_SAS_VERSION}&sr=b&si={identifier}&sig={signature}"
 
     def expire(self, image: Image) -> None:

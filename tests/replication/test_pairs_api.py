@@ -145,3 +145,45 @@ def test_a_source_pair_is_created_listed_updated_and_deleted(lab: Lab, work):
         stub.DeletePair(pairs_pb2.DeletePairRequest(pair_id="api-src"), timeout=30)
         listed = stub.ListPairs(pairs_pb2.ListPairsRequest(), timeout=10)
     assert "api-src" not in [p.pair.pair_id for p in listed.pairs]
+
+
+VM_ID = "/subscriptions/3f2e1d0c-aaaa-4bbb-8ccc-0123456789ab/resourceGroups/rg-dr/providers/Microsoft.Compute"
+
+
+def azure_pair(lab: Lab, **azure) -> pairs_pb2.SourcePair:
+    fields = {"vm_resource_id": f"{VM_ID}/virtualMachines/web01", "disk_resource_id": f"{VM_ID}/disks/web01-os"}
+    return pairs_pb2.SourcePair(
+        pair_id="api-azure",
+        generation=1,
+        kind=pairs_pb2.SOURCE_KIND_AZURE_SNAPSHOTS,
+        master_target_address=str(lab.mt.address),
+        master_target_name=lab.mt.name,
+        azure=pairs_pb2.AzureSnapshotSource(**(fields | azure)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("azure", "message"),
+    [
+        ({"vm_resource_id": "web01"}, "azure.vm_resource_id 'web01' is not a VM's ARM id"),
+        ({"disk_resource_id": f"{VM_ID}/snapshots/x"}, "is not a managed disk's ARM id"),
+        ({"interval_seconds": 30}, "azure.interval_seconds 30 is below what Azure allows for incremental-snapshots"),
+        (
+            {"interval_seconds": 600, "consistency": pairs_pb2.POINT_CONSISTENCY_CRASH_RESTORE_POINTS},
+            "below what Azure allows for CrashConsistent (3600 s)",
+        ),
+    ],
+)
+def test_a_bad_azure_snapshot_pair_is_an_invalid_argument_naming_the_field(lab: Lab, azure, message):
+    error = rpc_error(lambda: lab.put_source(azure_pair(lab, **azure)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in error.details()
+
+
+def test_an_azure_snapshot_pair_needs_the_process_server_to_have_an_azure_identity(lab: Lab):
+    error = rpc_error(lambda: lab.put_source(azure_pair(lab)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no Azure identity" in error.details()
+    assert "[azure]" in error.details()
+    with pytest.raises(grpc.RpcError):
+        lab.source_status("api-azure")

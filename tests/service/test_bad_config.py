@@ -70,3 +70,56 @@ def test_a_missing_config_file_is_named(tmp_path: Path):
 def test_usage_errors_exit_2(tmp_path: Path):
     assert run_cli("agent", "serve", "--no-such-flag").returncode == 2
     assert run_cli("controller.cli", "token", "create").returncode == 2
+
+
+def _azure(tmp_path: Path, lines: str) -> str:
+    secret = tmp_path / "azure-secret"
+    secret.write_text("s3cr3t-in-the-file\n")
+    secret.chmod(0o600)
+    return "[azure]\n" + lines.format(secret=secret, missing=tmp_path / "no-such-secret", dir=tmp_path)
+
+
+SP = 'identity = "service-principal"\ntenant = "t"\nclient_id = "c"\n'
+BAD_AZURE_CONFIGS = [
+    (
+        SP + 'client_secret_file = "{missing}"\n',
+        "[azure] client_secret_file: {missing} does not exist; write the client secret into it (mode 0600)",
+    ),
+    (
+        SP + 'client_secret_file = "{secret}"\n#0644',
+        "[azure] client_secret_file: {secret} has mode 644; others may read it: run chmod 600 {secret}",
+    ),
+    (SP + 'client_secret_file = "{dir}"\n', "[azure] client_secret_file: {dir} is not a regular file"),
+    (SP, '[azure] client_secret_file: is required with identity = "service-principal"'),
+    (
+        'identity = "service-principal"\nclient_id = "c"\nclient_secret_file = "{secret}"\n',
+        "[azure] tenant: is required",
+    ),
+    ('client_secret_file = "{secret}"\n', '[azure] client_secret_file: is only for identity = "service-principal"'),
+    ('client_secret = "hunter2"\n', "[azure] client_secret: unknown key"),
+    ('identity = "password"\n', "[azure] identity: expected one of managed-identity, service-principal"),
+    ('endpoint = "http://127.0.0.1:1"\n', "[azure] endpoint: expected an https:// URL"),
+    ('ca_bundle = "{missing}"\n', "[azure] ca_bundle: {missing} is not a file"),
+    ('lab_min_interval = "soon"\n', "[azure] lab_min_interval: expected a duration"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    BAD_AZURE_CONFIGS,
+    ids=[m.split(":")[0] + f"-{i}" for i, (_l, m) in enumerate(BAD_AZURE_CONFIGS)],
+)
+def test_agent_refuses_a_bad_azure_section_saying_what_to_fix(tmp_path: Path, lines: str, message: str):
+    text = _azure(tmp_path, lines)
+    if lines.endswith("#0644"):
+        (tmp_path / "azure-secret").chmod(0o644)
+    config = tmp_path / "agent.toml"
+    config.write_text(f'{text}\n[agent]\nstate_dir = "{tmp_path / "state"}"\n')
+    before = sorted(tmp_path.rglob("*"))
+    result = run_cli("agent", "serve", "--config", str(config))
+    assert result.returncode == 1
+    expected = message.format(secret=tmp_path / "azure-secret", missing=tmp_path / "no-such-secret", dir=tmp_path)
+    assert f"{config}: {expected}" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "s3cr3t" not in result.stderr
+    assert sorted(tmp_path.rglob("*")) == before

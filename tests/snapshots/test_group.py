@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.snapshots import DONE, AzureImages, SnapshotGroup, make_cursor, split_cursor
+from agent.snapshots import DONE, AzureImages, SnapshotGroup, SnapshotSource, make_cursor, split_cursor
 from agent.snapshots.errors import InvalidConfig, StateCorrupt, UnknownDisk
 from lab.azure import LocalAzure
 from lab.azure._disks import ManagedDisk
 
+from ._helpers import Guest, Replica, SimClock
 from .conftest import GroupFactory, disk_id
 
 
@@ -96,3 +97,54 @@ def test_the_state_survives_a_new_group_object(tmp_path: Path, os_disk: ManagedD
         "fb-vm1-00000001",
         "full-empty",
     )
+
+
+def test_a_pair_added_later_is_in_the_next_point_and_a_removed_one_leaves_no_snapshot(
+    tmp_path: Path,
+    lab: LocalAzure,
+    clock: SimClock,
+    os_disk: ManagedDisk,
+    data_disk: ManagedDisk,
+    make_group: GroupFactory,
+) -> None:
+    Guest(os_disk, seed=21).scribble(20)
+    Guest(data_disk, seed=22).scribble(20)
+    group = make_group({"p1": os_disk})
+    first = Replica(
+        tmp_path,
+        SnapshotSource(group, "p1", target_empty=True),
+        pair="p1",
+        size=os_disk.size,
+        lab=lab,
+        disk=os_disk,
+        on_acknowledged=lambda cursor: group.acknowledged("p1", cursor),
+    )
+    first.pump()
+    assert set(group.points()[-1].images) == {"p1"}
+    group.add_pair("p2", disk_id(lab, data_disk))
+    with pytest.raises(InvalidConfig, match="names disk"):
+        group.add_pair("p3", disk_id(lab, data_disk))
+    second_source = SnapshotSource(group, "p2", target_empty=True)
+    second = Replica(
+        tmp_path,
+        second_source,
+        pair="p2",
+        size=data_disk.size,
+        lab=lab,
+        disk=data_disk,
+        on_acknowledged=second_source.acknowledged,
+    )
+    assert second.pump() == 0  # nothing before the next point is due
+    clock.advance(300)
+    second.pump()
+    assert set(group.points()[-1].images) == {"p1", "p2"}
+    assert [b.id for b in second.verified] == [group.points()[-1].name]
+    assert group.acknowledged_point("p2") == group.points()[-1].name
+    deleted = group.remove_pair("p2")
+    assert deleted
+    assert not [s for s in lab.disks.snapshots.values() if s.disk is data_disk]
+    assert set(group.pairs) == {"p1"}
+    with pytest.raises(InvalidConfig, match="retire"):
+        group.remove_pair("p1")
+    first.close()
+    second.close()

@@ -12,6 +12,14 @@ class SourceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SOURCE_KIND_UNSPECIFIED: _ClassVar[SourceKind]
     SOURCE_KIND_SCAN: _ClassVar[SourceKind]
     SOURCE_KIND_SCAN_THEN_CHANGE_LOG: _ClassVar[SourceKind]
+    SOURCE_KIND_AZURE_SNAPSHOTS: _ClassVar[SourceKind]
+
+class PointConsistency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    POINT_CONSISTENCY_UNSPECIFIED: _ClassVar[PointConsistency]
+    POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS: _ClassVar[PointConsistency]
+    POINT_CONSISTENCY_CRASH_RESTORE_POINTS: _ClassVar[PointConsistency]
+    POINT_CONSISTENCY_APP_RESTORE_POINTS: _ClassVar[PointConsistency]
 
 class PairState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,9 +45,15 @@ class SourcePhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SOURCE_PHASE_UNSPECIFIED: _ClassVar[SourcePhase]
     SOURCE_PHASE_SCAN: _ClassVar[SourcePhase]
     SOURCE_PHASE_CHANGE_LOG: _ClassVar[SourcePhase]
+    SOURCE_PHASE_SNAPSHOT_CYCLES: _ClassVar[SourcePhase]
 SOURCE_KIND_UNSPECIFIED: SourceKind
 SOURCE_KIND_SCAN: SourceKind
 SOURCE_KIND_SCAN_THEN_CHANGE_LOG: SourceKind
+SOURCE_KIND_AZURE_SNAPSHOTS: SourceKind
+POINT_CONSISTENCY_UNSPECIFIED: PointConsistency
+POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS: PointConsistency
+POINT_CONSISTENCY_CRASH_RESTORE_POINTS: PointConsistency
+POINT_CONSISTENCY_APP_RESTORE_POINTS: PointConsistency
 PAIR_STATE_UNSPECIFIED: PairState
 PAIR_STATE_DISCONNECTED: PairState
 PAIR_STATE_RESYNCING: PairState
@@ -56,6 +70,7 @@ HEALTH_STATE_ERROR: HealthState
 SOURCE_PHASE_UNSPECIFIED: SourcePhase
 SOURCE_PHASE_SCAN: SourcePhase
 SOURCE_PHASE_CHANGE_LOG: SourcePhase
+SOURCE_PHASE_SNAPSHOT_CYCLES: SourcePhase
 
 class RetentionPolicy(_message.Message):
     __slots__ = ("window_seconds", "crash_interval_seconds", "rpo_threshold_seconds", "threshold_pct", "shorten_when_full")
@@ -93,8 +108,22 @@ class TargetPair(_message.Message):
     group: str
     def __init__(self, pair_id: _Optional[str] = ..., generation: _Optional[int] = ..., disk_id: _Optional[str] = ..., path: _Optional[str] = ..., disk_size: _Optional[int] = ..., sender: _Optional[str] = ..., retention_dir: _Optional[str] = ..., policy: _Optional[_Union[RetentionPolicy, _Mapping]] = ..., group: _Optional[str] = ...) -> None: ...
 
+class AzureSnapshotSource(_message.Message):
+    __slots__ = ("vm_resource_id", "disk_resource_id", "interval_seconds", "consistency", "snapshot_resource_group")
+    VM_RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    DISK_RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_RESOURCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    vm_resource_id: str
+    disk_resource_id: str
+    interval_seconds: float
+    consistency: PointConsistency
+    snapshot_resource_group: str
+    def __init__(self, vm_resource_id: _Optional[str] = ..., disk_resource_id: _Optional[str] = ..., interval_seconds: _Optional[float] = ..., consistency: _Optional[_Union[PointConsistency, str]] = ..., snapshot_resource_group: _Optional[str] = ...) -> None: ...
+
 class SourcePair(_message.Message):
-    __slots__ = ("pair_id", "generation", "source_path", "kind", "change_log_dir", "master_target_address", "master_target_name", "bandwidth_bytes_per_second")
+    __slots__ = ("pair_id", "generation", "source_path", "kind", "change_log_dir", "master_target_address", "master_target_name", "bandwidth_bytes_per_second", "azure")
     PAIR_ID_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +132,7 @@ class SourcePair(_message.Message):
     MASTER_TARGET_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     MASTER_TARGET_NAME_FIELD_NUMBER: _ClassVar[int]
     BANDWIDTH_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    AZURE_FIELD_NUMBER: _ClassVar[int]
     pair_id: str
     generation: int
     source_path: str
@@ -111,7 +141,8 @@ class SourcePair(_message.Message):
     master_target_address: str
     master_target_name: str
     bandwidth_bytes_per_second: int
-    def __init__(self, pair_id: _Optional[str] = ..., generation: _Optional[int] = ..., source_path: _Optional[str] = ..., kind: _Optional[_Union[SourceKind, str]] = ..., change_log_dir: _Optional[str] = ..., master_target_address: _Optional[str] = ..., master_target_name: _Optional[str] = ..., bandwidth_bytes_per_second: _Optional[int] = ...) -> None: ...
+    azure: AzureSnapshotSource
+    def __init__(self, pair_id: _Optional[str] = ..., generation: _Optional[int] = ..., source_path: _Optional[str] = ..., kind: _Optional[_Union[SourceKind, str]] = ..., change_log_dir: _Optional[str] = ..., master_target_address: _Optional[str] = ..., master_target_name: _Optional[str] = ..., bandwidth_bytes_per_second: _Optional[int] = ..., azure: _Optional[_Union[AzureSnapshotSource, _Mapping]] = ...) -> None: ...
 
 class DeletePairRequest(_message.Message):
     __slots__ = ("pair_id",)
@@ -170,7 +201,7 @@ class TargetPairStatus(_message.Message):
     def __init__(self, pair: _Optional[_Union[TargetPair, _Mapping]] = ..., state: _Optional[_Union[PairState, str]] = ..., reason: _Optional[str] = ..., health: _Optional[_Union[HealthState, str]] = ..., health_reasons: _Optional[_Iterable[str]] = ..., durable_seq: _Optional[int] = ..., applied_seq: _Optional[int] = ..., bytes_received: _Optional[int] = ..., batches_received: _Optional[int] = ..., batches_replayed: _Optional[int] = ..., batches_rejected: _Optional[int] = ..., sender_connected: _Optional[bool] = ..., points: _Optional[int] = ..., latest_point_time: _Optional[float] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ...) -> None: ...
 
 class SourcePairStatus(_message.Message):
-    __slots__ = ("pair", "state", "reason", "phase", "connected", "plain_bytes_sent", "wire_bytes_sent", "plain_bytes_acknowledged", "last_sent_seq", "acknowledged_seq", "backlog_bytes", "backlog_batches", "lag_seconds", "resync_percent", "connects", "last_error", "last_error_time")
+    __slots__ = ("pair", "state", "reason", "phase", "connected", "plain_bytes_sent", "wire_bytes_sent", "plain_bytes_acknowledged", "last_sent_seq", "acknowledged_seq", "backlog_bytes", "backlog_batches", "lag_seconds", "resync_percent", "connects", "last_error", "last_error_time", "acknowledged_point", "point_age_seconds")
     PAIR_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +219,8 @@ class SourcePairStatus(_message.Message):
     CONNECTS_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_POINT_FIELD_NUMBER: _ClassVar[int]
+    POINT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     pair: SourcePair
     state: PairState
     reason: str
@@ -205,7 +238,9 @@ class SourcePairStatus(_message.Message):
     connects: int
     last_error: str
     last_error_time: float
-    def __init__(self, pair: _Optional[_Union[SourcePair, _Mapping]] = ..., state: _Optional[_Union[PairState, str]] = ..., reason: _Optional[str] = ..., phase: _Optional[_Union[SourcePhase, str]] = ..., connected: _Optional[bool] = ..., plain_bytes_sent: _Optional[int] = ..., wire_bytes_sent: _Optional[int] = ..., plain_bytes_acknowledged: _Optional[int] = ..., last_sent_seq: _Optional[int] = ..., acknowledged_seq: _Optional[int] = ..., backlog_bytes: _Optional[int] = ..., backlog_batches: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., resync_percent: _Optional[float] = ..., connects: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ...) -> None: ...
+    acknowledged_point: str
+    point_age_seconds: float
+    def __init__(self, pair: _Optional[_Union[SourcePair, _Mapping]] = ..., state: _Optional[_Union[PairState, str]] = ..., reason: _Optional[str] = ..., phase: _Optional[_Union[SourcePhase, str]] = ..., connected: _Optional[bool] = ..., plain_bytes_sent: _Optional[int] = ..., wire_bytes_sent: _Optional[int] = ..., plain_bytes_acknowledged: _Optional[int] = ..., last_sent_seq: _Optional[int] = ..., acknowledged_seq: _Optional[int] = ..., backlog_bytes: _Optional[int] = ..., backlog_batches: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., resync_percent: _Optional[float] = ..., connects: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., acknowledged_point: _Optional[str] = ..., point_age_seconds: _Optional[float] = ...) -> None: ...
 
 class ListTargetPairsResponse(_message.Message):
     __slots__ = ("pairs",)
