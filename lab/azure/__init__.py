@@ -40,11 +40,14 @@ from lab.azure._estate import (
 )
 from lab.azure._http import Fault, RecordedRequest
 from lab.azure._lro import LroSettings
+from lab.azure._permissions import AUTHORIZATION_API_VERSION, DOCUMENTED_ACTIONS, PermissionsService
 from lab.azure._server import LocalAzure
 
 __all__ = [
     "API_VERSION",
+    "AUTHORIZATION_API_VERSION",
     "COMPUTE_API_VERSION",
+    "DOCUMENTED_ACTIONS",
     "AzureVm",
     "Datastore",
     "Disk",
@@ -57,6 +60,7 @@ __all__ = [
     "LocalAzure",
     "LroSettings",
     "MasterTarget",
+    "PermissionsService",
     "Plan",
     "PlanGroup",
     "Policy",

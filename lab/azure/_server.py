@@ -30,6 +30,7 @@ from lab.azure._estate import Estate
 from lab.azure._http import ArmError, Fault, RecordedRequest, Request, Response, Router
 from lab.azure._identity import IdentityService
 from lab.azure._lro import LroSettings, Operations
+from lab.azure._permissions import PermissionsService
 
 __all__ = ["LocalAzure"]
 
@@ -43,7 +44,8 @@ class LocalAzure:
     (tenant, client id) to a client secret: those service principals get ``token`` from the endpoint's Entra ID
     token route (authority ``base_url``). ``disks`` holds the managed disks (image files under ``disk_dir``, a
     temporary directory by default), their snapshots and restore points; ``blob_traffic`` counts what their SAS
-    URLs served. ``clock`` drives operation times, SAS expiry and Azure's snapshot rate limits.
+    URLs served. ``permissions`` is what ARM's permissions API answers (every documented action by default).
+    ``clock`` drives operation times, SAS expiry and Azure's snapshot rate limits.
     """
 
     def __init__(
@@ -77,6 +79,8 @@ class LocalAzure:
         disk_service.register(self._router)
         blob.register(self._router)
         IdentityService(principals or {}, token or "local-azure-token").register(self._router)
+        self.permissions = PermissionsService()
+        self.permissions.register(self._router)
         server_cert = self.ca.issue_server("localhost")
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(server_cert.cert_file, server_cert.key_file)
