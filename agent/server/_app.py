@@ -113,10 +113,8 @@ class AgentApp:
         replication = config.replication
         pairs_dir = config.state_dir / "pairs"
         if self.registration.identity.role is Role.PROCESS_SERVER:
-            groups = SnapshotGroups(
-                azure_access(config.azure) if config.azure is not None else None,
-                state_dir=str(config.state_dir / "snapshots"),
-            )
+            access = azure_access(config.azure) if config.azure is not None else None
+            groups = SnapshotGroups(access, state_dir=str(config.state_dir / "snapshots"))
             self.sources = SourceRegistry(
                 PairStore(pairs_dir, Role.PROCESS_SERVER.value),
                 work_root=str(config.state_dir / "send"),
@@ -131,7 +129,7 @@ class AgentApp:
                 ServiceBinding(
                     "failback.agent.v1.SourcePairs",
                     pairs_pb2_grpc.add_SourcePairsServicer_to_server,
-                    SourcePairsServicer(self.sources),
+                    SourcePairsServicer(self.sources, azure=access),
                 )
             )
         if self.registration.identity.role is Role.MASTER_TARGET:

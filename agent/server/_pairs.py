@@ -15,6 +15,7 @@ from agent.api.v1 import pairs_pb2 as pb
 from agent.api.v1 import pairs_pb2_grpc
 from agent.journal import HealthState, JournalError, JournalFailed, StaleGeneration, TargetUnusable
 from agent.replication import (
+    AzureAccess,
     AzureSourceSpec,
     SourceKind,
     SourcePair,
@@ -28,7 +29,9 @@ from agent.replication import (
 )
 from agent.replication.errors import InvalidPair, PairConflict, PairNotFound
 from agent.retention import RetentionError
+from agent.server._permissions import azure_permissions
 from agent.snapshots import PointMode
+from agent.snapshots.errors import InvalidConfig
 from failback.diskid import InvalidDiskId
 from failback.errors import FailbackError
 from failback.serving import StatusMap, abort_with
@@ -39,6 +42,7 @@ T = TypeVar("T")
 
 PAIRS_STATUS: StatusMap = [
     (InvalidPair, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidConfig, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidDiskId, grpc.StatusCode.INVALID_ARGUMENT),
     (PairNotFound, grpc.StatusCode.NOT_FOUND),
     (PairConflict, grpc.StatusCode.FAILED_PRECONDITION),
@@ -258,8 +262,11 @@ def _status(pair: SourcePair) -> pb.SourcePairStatus:
 
 
 class SourcePairsServicer(pairs_pb2_grpc.SourcePairsServicer):
-    def __init__(self, registry: SourceRegistry) -> None:
+    """``azure``: how this agent reaches Azure (None: no ``[azure]`` in agent.toml)."""
+
+    def __init__(self, registry: SourceRegistry, *, azure: AzureAccess | None = None) -> None:
         self._registry = registry
+        self._azure = azure
 
     def PutPair(self, request: pb.SourcePair, context: grpc.ServicerContext) -> pb.SourcePairStatus:
         return _answer(context, lambda: _status(self._registry.put(source_spec(request))))
@@ -277,3 +284,9 @@ class SourcePairsServicer(pairs_pb2_grpc.SourcePairsServicer):
     def SetBandwidth(self, request: pb.SetBandwidthRequest, context: grpc.ServicerContext) -> pb.SetBandwidthResponse:
         self._registry.set_bandwidth(request.bytes_per_second or None)
         return pb.SetBandwidthResponse(bytes_per_second=request.bytes_per_second)
+
+    def CheckAzurePermissions(
+        self, request: pb.AzurePermissionsRequest, context: grpc.ServicerContext
+    ) -> pb.AzurePermissionsResponse:
+        specs = [pair.spec for pair in self._registry.pairs()]
+        return _answer(context, lambda: azure_permissions(request, self._azure, specs))

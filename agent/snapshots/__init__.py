@@ -20,7 +20,7 @@ A point is deleted (its SAS revoked first) only once every pair's master target 
 This package never imports gRPC; errors are :mod:`agent.snapshots.errors`.
 """
 
-from agent.snapshots._azure import AzureImages, ImageRef, VmDisk, VmInfo
+from agent.snapshots._azure import PERMISSIONS_API_VERSION, AzureImages, ImageRef, VmDisk, VmInfo
 from agent.snapshots._config import MIN_INTERVAL, AzureConfig, PointMode, SnapshotPolicy
 from agent.snapshots._cursor import DONE, make_cursor, split_cursor
 from agent.snapshots._grant import ImageGrant
@@ -36,6 +36,7 @@ from agent.snapshots._permissions import (
 )
 from agent.snapshots._ranges import MAX_BLOCK, PAGE, PageRange, PlannedBlock, check_ranges, complement, plan_blocks
 from agent.snapshots._reader import BlobSession, Grant, ImageReader, ReadStats
+from agent.snapshots._scopes import ScopePermissions, check_vm_permissions, vm_scopes
 from agent.snapshots._source import CycleStats, SnapshotSource
 from agent.snapshots._state import CycleRecord, GroupState, PairRecord, PointRecord
 
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_BLOCK",
     "MIN_INTERVAL",
     "PAGE",
+    "PERMISSIONS_API_VERSION",
     "REQUIRED_ACTIONS",
     "AzureConfig",
     "AzureImages",
@@ -66,6 +68,7 @@ __all__ = [
     "PointRecord",
     "ReadStats",
     "RequiredAction",
+    "ScopePermissions",
     "ServicePrincipal",
     "SnapshotGroup",
     "SnapshotPolicy",
@@ -74,6 +77,7 @@ __all__ = [
     "VmInfo",
     "check_permissions",
     "check_ranges",
+    "check_vm_permissions",
     "complement",
     "is_granted",
     "make_credential",
@@ -81,4 +85,5 @@ __all__ = [
     "plan_blocks",
     "required_actions",
     "split_cursor",
+    "vm_scopes",
 ]

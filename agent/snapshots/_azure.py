@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.polling import LROPoller
+from azure.core.rest import HttpRequest
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import (
     ApiEntityReference,
@@ -38,7 +39,9 @@ from agent.snapshots._translate import azure_call
 from agent.snapshots.errors import AzureRejected, AzureTimedOut, ImageGone, UnknownDisk
 from failback.retry import Policy
 
-__all__ = ["AzureImages", "ImageRef", "VmDisk", "VmInfo"]
+__all__ = ["PERMISSIONS_API_VERSION", "AzureImages", "ImageRef", "VmDisk", "VmInfo"]
+
+PERMISSIONS_API_VERSION = "2022-04-01"
 
 _log = logging.getLogger(__name__)
 
@@ -177,6 +180,30 @@ class AzureImages:
         return self._call(what, once)
 
     # -- reads -------------------------------------------------------------------------------------------------
+
+    def permissions(self, scope: str, *, policy: Policy | None = None) -> list[dict[str, Any]]:
+        """What this identity may do at ``scope`` (an ARM id such as ``/subscriptions/<id>/resourceGroups/<rg>``),
+        as ARM's permissions API lists it: the entries of every page of ``value``. ``policy`` bounds the call
+        instead of the config's call policy (a doctor check must answer within its own deadline)."""
+        url: str | None = f"{scope.rstrip('/')}/providers/Microsoft.Authorization/permissions"
+        params: dict[str, str] | None = {"api-version": PERMISSIONS_API_VERSION}
+        entries: list[dict[str, Any]] = []
+        while url:
+            request = HttpRequest("GET", url, params=params)
+
+            def page(request: HttpRequest = request) -> Any:
+                response = self._client.send_request(request)
+                response.raise_for_status()
+                return response.json()
+
+            body = azure_call(policy or self.config.call_policy, f"reading the permissions at {scope}", page)
+            value = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+                raise AzureRejected(f"the permissions API answered for {scope} without a list of permissions")
+            entries += value
+            # nextLink is absolute and carries its own api-version.
+            url, params = body.get("nextLink"), None
+        return entries
 
     def vm(self, resource_group: str, name: str) -> VmInfo:
         """The VM and its managed disks (OS disk first, then data disks by LUN), with exact sizes."""

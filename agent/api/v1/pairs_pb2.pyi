@@ -72,6 +72,50 @@ SOURCE_PHASE_SCAN: SourcePhase
 SOURCE_PHASE_CHANGE_LOG: SourcePhase
 SOURCE_PHASE_SNAPSHOT_CYCLES: SourcePhase
 
+class AzurePermissionsRequest(_message.Message):
+    __slots__ = ("vm_resource_id", "consistency", "disk_resource_ids", "snapshot_resource_group")
+    VM_RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    DISK_RESOURCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_RESOURCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    vm_resource_id: str
+    consistency: PointConsistency
+    disk_resource_ids: _containers.RepeatedScalarFieldContainer[str]
+    snapshot_resource_group: str
+    def __init__(self, vm_resource_id: _Optional[str] = ..., consistency: _Optional[_Union[PointConsistency, str]] = ..., disk_resource_ids: _Optional[_Iterable[str]] = ..., snapshot_resource_group: _Optional[str] = ...) -> None: ...
+
+class AzurePermissionsResponse(_message.Message):
+    __slots__ = ("azure_configured", "vms")
+    AZURE_CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    VMS_FIELD_NUMBER: _ClassVar[int]
+    azure_configured: bool
+    vms: _containers.RepeatedCompositeFieldContainer[VmAzurePermissions]
+    def __init__(self, azure_configured: _Optional[bool] = ..., vms: _Optional[_Iterable[_Union[VmAzurePermissions, _Mapping]]] = ...) -> None: ...
+
+class VmAzurePermissions(_message.Message):
+    __slots__ = ("vm_resource_id", "consistency", "scopes")
+    VM_RESOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    vm_resource_id: str
+    consistency: PointConsistency
+    scopes: _containers.RepeatedCompositeFieldContainer[ScopeAzurePermissions]
+    def __init__(self, vm_resource_id: _Optional[str] = ..., consistency: _Optional[_Union[PointConsistency, str]] = ..., scopes: _Optional[_Iterable[_Union[ScopeAzurePermissions, _Mapping]]] = ...) -> None: ...
+
+class ScopeAzurePermissions(_message.Message):
+    __slots__ = ("scope", "roles", "missing_actions", "granted_actions", "error")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    MISSING_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    missing_actions: _containers.RepeatedScalarFieldContainer[str]
+    granted_actions: _containers.RepeatedScalarFieldContainer[str]
+    error: str
+    def __init__(self, scope: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., missing_actions: _Optional[_Iterable[str]] = ..., granted_actions: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...
+
 class RetentionPolicy(_message.Message):
     __slots__ = ("window_seconds", "crash_interval_seconds", "rpo_threshold_seconds", "threshold_pct", "shorten_when_full")
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]

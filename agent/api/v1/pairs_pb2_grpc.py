@@ -268,6 +268,11 @@ class SourcePairsStub:
                 request_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.SetBandwidthRequest.SerializeToString,
                 response_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.SetBandwidthResponse.FromString,
                 _registered_method=True)
+        self.CheckAzurePermissions = channel.unary_unary(
+                '/failback.agent.v1.SourcePairs/CheckAzurePermissions',
+                request_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsRequest.SerializeToString,
+                response_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsResponse.FromString,
+                _registered_method=True)
 
 
 class SourcePairsServicer:
@@ -309,6 +314,17 @@ class SourcePairsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckAzurePermissions(self, request, context):
+        """What this process server's Azure identity lacks for agentless replication, asked of ARM's permissions API
+        (GET {scope}/providers/Microsoft.Authorization/permissions) with the agent's own credential: per VM and resource
+        group, the actions docs/azure-permissions.md lists that are not granted. An agent without [azure] answers
+        azure_configured false; a scope whose permissions could not be read carries its error. INVALID_ARGUMENT: a
+        malformed resource id or group name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SourcePairsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -336,6 +352,11 @@ def add_SourcePairsServicer_to_server(servicer, server):
                     servicer.SetBandwidth,
                     request_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.SetBandwidthRequest.FromString,
                     response_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.SetBandwidthResponse.SerializeToString,
+            ),
+            'CheckAzurePermissions': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAzurePermissions,
+                    request_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsRequest.FromString,
+                    response_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -474,6 +495,33 @@ class SourcePairs:
             '/failback.agent.v1.SourcePairs/SetBandwidth',
             agent_dot_api_dot_v1_dot_pairs__pb2.SetBandwidthRequest.SerializeToString,
             agent_dot_api_dot_v1_dot_pairs__pb2.SetBandwidthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckAzurePermissions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/failback.agent.v1.SourcePairs/CheckAzurePermissions',
+            agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsRequest.SerializeToString,
+            agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
