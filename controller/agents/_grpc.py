@@ -14,10 +14,13 @@ from typing import NoReturn, TypeVar
 
 import grpc
 
-from agent.api.v1 import agent_pb2, agent_pb2_grpc, disks_pb2, disks_pb2_grpc
+from agent.api.v1 import agent_pb2, agent_pb2_grpc, disks_pb2, disks_pb2_grpc, pairs_pb2, pairs_pb2_grpc
 from controller.agents._interface import (
     AgentDisk,
     AgentInfo,
+    AzurePermissions,
+    AzureScopePermissions,
+    AzureVmPermissions,
     DiskInventory,
     MemberDigest,
     MemberPoint,
@@ -38,6 +41,11 @@ T = TypeVar("T")
 
 _TEMPORARY = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
 _REPLICATION = "the replication API (pairs, recovery points, digests)"
+_CONSISTENCY = {
+    pairs_pb2.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS: "incremental-snapshots",
+    pairs_pb2.POINT_CONSISTENCY_CRASH_RESTORE_POINTS: "crash-restore-points",
+    pairs_pb2.POINT_CONSISTENCY_APP_RESTORE_POINTS: "app-restore-points",
+}
 
 
 def _call(what: str, agent: str, rpc: Callable[[], T]) -> T:
@@ -182,6 +190,35 @@ class _GrpcProcessServer:
 
     def source_digest(self, pair_id: str, generation: int) -> bytes | None:
         _missing(self.name)
+
+    def azure_permissions(self) -> AzurePermissions:
+        reply = _call(
+            "checking its Azure permissions",
+            self.name,
+            lambda: pairs_pb2_grpc.SourcePairsStub(self._channel).CheckAzurePermissions(
+                pairs_pb2.AzurePermissionsRequest(), timeout=self._timeout
+            ),
+        )
+        return AzurePermissions(
+            configured=reply.azure_configured,
+            vms=tuple(
+                AzureVmPermissions(
+                    vm.vm_resource_id,
+                    _CONSISTENCY.get(vm.consistency, "incremental-snapshots"),
+                    tuple(
+                        AzureScopePermissions(
+                            s.scope,
+                            tuple(s.roles),
+                            tuple(s.missing_actions),
+                            tuple(s.granted_actions),
+                            s.error or None,
+                        )
+                        for s in vm.scopes
+                    ),
+                )
+                for vm in reply.vms
+            ),
+        )
 
 
 class GrpcAgents:

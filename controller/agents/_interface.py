@@ -18,6 +18,9 @@ __all__ = [
     "AgentDisk",
     "AgentInfo",
     "Agents",
+    "AzurePermissions",
+    "AzureScopePermissions",
+    "AzureVmPermissions",
     "DiskInventory",
     "MasterTarget",
     "MemberDigest",
@@ -173,6 +176,33 @@ class MasterTarget(Protocol):
     def digest(self, pair_id: str, generation: int) -> MemberDigest: ...
 
 
+@dataclass(frozen=True)
+class AzureScopePermissions:
+    """A resource group a VM's agentless replication needs actions on: its ``roles`` ("vm", "disks", "snapshots"),
+    the documented actions ``missing`` and ``granted`` there, or ``error`` when its permissions could not be read."""
+
+    scope: str
+    roles: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    granted: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AzureVmPermissions:
+    vm_resource_id: str
+    consistency: str  # "incremental-snapshots" | "crash-restore-points" | "app-restore-points"
+    scopes: tuple[AzureScopePermissions, ...]
+
+
+@dataclass(frozen=True)
+class AzurePermissions:
+    """What a process server's Azure identity lacks; ``configured`` False: it has no ``[azure]`` (no VMs then)."""
+
+    configured: bool
+    vms: tuple[AzureVmPermissions, ...] = ()
+
+
 class ProcessServer(Protocol):
     name: str
 
@@ -182,6 +212,10 @@ class ProcessServer(Protocol):
     def delete_pair(self, pair_id: str) -> None: ...
     def source_digest(self, pair_id: str, generation: int) -> bytes | None:
         """The source disk's digest now (the VM is stopped and drained), or None when the agent cannot tell."""
+        ...
+
+    def azure_permissions(self) -> AzurePermissions:
+        """What its Azure identity lacks for the VMs it replicates agentlessly (asked of Azure by the agent)."""
         ...
 
 
