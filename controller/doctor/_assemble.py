@@ -154,6 +154,8 @@ def _agent_facts(ctx: _Context, data: AgentData) -> AgentFacts:
         heartbeat_age_seconds=(ctx.now - beat.received_at).total_seconds() if beat else None,
         certificate_not_after=(info.certificate_not_after if info and info.certificate_not_after else None)
         or (row.certificate_not_after if row else None),
+        azure_permissions=data.azure,
+        azure_note=data.azure_note,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from controller.doctor._agent_checks import certificates, reachability, retention, versions
 from controller.doctor._azure_checks import asr_servers, item_state, network_manager, static_ips, vault_connected
 from controller.doctor._facts import DoctorFacts
+from controller.doctor._identity_checks import azure_roles
 from controller.doctor._result import CheckResult, CheckSpec
 from controller.doctor._vsphere_checks import (
     datastore_privileges,
@@ -38,6 +39,9 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("vcenter-datastore-privileges", "the vCenter user may use the datastores", datastore_privileges),
     CheckSpec("asr-state", "ASR shows the item where its next workflow starts", item_state),
     CheckSpec("asr-servers", "the vault lists the plan's master target and process server", asr_servers),
+    CheckSpec(
+        "azure-snapshot-roles", "the process server's Azure identity holds the roles snapshots need", azure_roles
+    ),
     CheckSpec("vm-snapshots", "no snapshots on the on-premises VM", vm_snapshots),
     CheckSpec("master-target-snapshots", "no snapshots on the master target", mt_snapshots),
     CheckSpec("esxi-licence", "hosts are not free ESXi", free_esxi),

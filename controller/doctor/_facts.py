@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from controller.agents import AzurePermissions
+
 __all__ = [
     "AgentFacts",
     "AsrServerFacts",
@@ -58,6 +60,10 @@ class AgentFacts:
     probe_note: str | None = None  # why it was not probed
     heartbeat_age_seconds: float | None = None
     certificate_not_after: dt.datetime | None = None
+    # Process servers: what its Azure identity lacks for the VMs it replicates agentlessly, as it asked Azure;
+    # None: not asked or not answered (azure_note says why).
+    azure_permissions: AzurePermissions | None = None
+    azure_note: str = "its agent was not asked"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from controller.agents import AgentApiMissing, AgentError, AgentInfo, Agents, DiskInventory
+from controller.agents import AgentApiMissing, AgentError, AgentInfo, Agents, AzurePermissions, DiskInventory
 from controller.doctor._report import Source
 from controller.doctor._sources import (
     CertificateReader,
@@ -120,6 +120,8 @@ class AgentData:
     retention_note: str = "its retention volumes could not be read"
     pairs: Mapping[str, bool] | None = None  # pair id -> the sender is connected; None: not measurable
     pairs_note: str = "not measurable before the first pair connects"
+    azure: AzurePermissions | None = None  # process servers: what their Azure identity lacks
+    azure_note: str = "its agent was not asked"
 
     @property
     def registered(self) -> bool:
@@ -346,9 +348,15 @@ class Gatherer:
             if role == "master-target":
                 return self._master_target(data, address, pair_ids, retention_path)
             client = self._agents.process_server(name, address)
-            return _replace(data, answers=True, info=client.info(), source=_live(data, self.now, address))
+            data = _replace(data, answers=True, info=client.info(), source=_live(data, self.now, address))
         except AgentError as exc:
             return _replace(data, answers=False, error=exc.message)
+        try:
+            return _replace(data, azure=client.azure_permissions())
+        except AgentApiMissing:
+            return _replace(data, azure_note="its agent predates the Azure permissions check (upgrade it)")
+        except AgentError as exc:
+            return _replace(data, azure_note=f"asking it failed: {exc.message}")
 
     def _master_target(
         self, data: AgentData, address: str, pair_ids: Sequence[str], retention_path: str | None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from controller.agents import AzurePermissions, AzureScopePermissions, AzureVmPermissions
 from controller.doctor import (
     CHECKS,
     AgentFacts,
@@ -34,12 +35,29 @@ VMFS = DatastoreFacts("datastore-1", "ssd-01", "VMFS", free_bytes=2**40)
 LATER = NOW + dt.timedelta(days=300)
 
 
+RG = "/subscriptions/sub-1/resourceGroups/rg-dr"
+
+
+def azure_vm(missing: tuple[str, ...] = (), error: str | None = None) -> AzureVmPermissions:
+    granted = () if error else ("Microsoft.Compute/virtualMachines/read", "Microsoft.Compute/disks/read")
+    scope = AzureScopePermissions(RG, ("vm", "disks", "snapshots"), missing, granted, error)
+    return AzureVmPermissions(
+        f"{RG}/providers/Microsoft.Compute/virtualMachines/web01", "incremental-snapshots", (scope,)
+    )
+
+
 def healthy() -> DoctorFacts:
     mt_agent = AgentFacts(
         "mt-01", "master-target", version="1.2.0", answers=True, heartbeat_age_seconds=5, certificate_not_after=LATER
     )
     ps = AgentFacts(
-        "ps-01", "process-server", version="1.2.0", answers=True, heartbeat_age_seconds=5, certificate_not_after=LATER
+        "ps-01",
+        "process-server",
+        version="1.2.0",
+        answers=True,
+        heartbeat_age_seconds=5,
+        certificate_not_after=LATER,
+        azure_permissions=AzurePermissions(True, (azure_vm(),)),
     )
     mt = MasterTargetFacts(
         agent=mt_agent,
@@ -113,6 +131,34 @@ def with_ps(facts: DoctorFacts, **changes: object) -> DoctorFacts:
 Breaker = Callable[[DoctorFacts], DoctorFacts]
 
 BROKEN: list[tuple[str, Status, str, Breaker]] = [
+    (
+        "azure-snapshot-roles",
+        Status.FAIL,
+        "lacks actions that incremental-snapshots of VM web01 need on " + RG + " (vm, disks, snapshots): "
+        "Microsoft.Compute/snapshots/delete",
+        lambda f: with_ps(
+            f, azure_permissions=AzurePermissions(True, (azure_vm(("Microsoft.Compute/snapshots/delete",)),))
+        ),
+    ),
+    (
+        "azure-snapshot-roles",
+        Status.WARN,
+        "could not be read: " + RG + ": permissions API unreachable: could not reach Azure",
+        lambda f: with_ps(
+            f,
+            azure_permissions=AzurePermissions(
+                True, (azure_vm(error="permissions API unreachable: could not reach Azure"),)
+            ),
+        ),
+    ),
+    (
+        "azure-snapshot-roles",
+        Status.WARN,
+        "is not known: its agent predates the Azure permissions check",
+        lambda f: with_ps(
+            f, azure_permissions=None, azure_note="its agent predates the Azure permissions check (upgrade it)"
+        ),
+    ),
     (
         "vcenter-connected",
         Status.FAIL,
