@@ -118,6 +118,14 @@ def test_a_refused_permissions_api_warns_that_the_roles_could_not_be_read(lab: L
     assert "Microsoft.Authorization/permissions/read" in result.remedy
 
 
+def test_an_unreachable_permissions_api_is_reported_as_such_not_as_missing_roles(lab: Lab, endpoint: LocalAzure):
+    endpoint.inject(Fault(path=r"/Microsoft\.Authorization/permissions$", status=0, times=None, drop=True))
+    (result,) = doctor(lab.controller, lab.ps)
+    assert result.status is Status.WARN, result
+    assert "permissions API unreachable" in result.evidence
+    assert "lacks" not in result.evidence
+
+
 def test_a_process_server_without_azure_is_not_applicable(controller: ControllerProcess, tmp_path: Path):
     plain = start_agent(controller, tmp_path, "ps-plain", Role.PROCESS_SERVER, extra=LAB)
     try:
