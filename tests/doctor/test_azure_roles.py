@@ -14,6 +14,8 @@ import pytest
 from agent.api.v1 import pairs_pb2, pairs_pb2_grpc
 from controller.agents import GrpcAgents
 from controller.doctor import AgentFacts, CheckResult, ControllerFacts, DoctorFacts, Status, run_checks
+from controller.doctor._gather import Gatherer
+from controller.store import AgentRow
 from failback.identity import Role
 from failback.serving import secure_channel
 from lab.azure import Fault, LocalAzure
@@ -64,16 +66,26 @@ def every_action(endpoint: LocalAzure) -> Iterator[None]:
 
 
 def doctor(controller: ControllerProcess, ps: AgentProcess) -> list[CheckResult]:
-    """The check as failbackctl doctor runs it for a plan whose process server is ``ps``."""
+    """The check as failbackctl doctor gathers and runs it for a plan whose process server is ``ps``."""
+    now = dt.datetime.now(dt.UTC)
     agents = GrpcAgents(controller.own_tls)
+    # Gathering an agent reads none of the other sources (vCenter, vault, inventory, certificates).
+    gatherer = Gatherer(live=True, now=now, catalog=None, inventory=None, open_vcenter=None, open_vault=None,
+                        privileges=None, certificate=None, agents=agents)  # type: ignore[arg-type]  # fmt: skip
+    row = AgentRow(ps.name, "process-server", "active", "1.0.0", "localhost", now, None)
     try:
-        answer = agents.process_server(ps.name, str(ps.address)).azure_permissions()
+        data = gatherer.agent(ps.name, "process-server", address=str(ps.address), row=row, heartbeat=None)
     finally:
         agents.close()
+    assert data.answers, data.error
     facts = DoctorFacts(
-        now=dt.datetime.now(dt.UTC),
+        now=now,
         controller=ControllerFacts("1.0.0"),
-        process_servers=(AgentFacts(ps.name, "process-server", answers=True, azure_permissions=answer),),
+        process_servers=(
+            AgentFacts(
+                ps.name, "process-server", answers=True, azure_permissions=data.azure, azure_note=data.azure_note
+            ),
+        ),
     )
     return run_checks(facts, only=[CHECK])
 
