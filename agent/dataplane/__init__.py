@@ -12,7 +12,9 @@ Sender (process server)::
                         progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
     sender.connect(receiver_watermark, transport); sender.pump(transport)   # acks: sender.acknowledge(watermark)
 
-This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types.
+This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types. The
+block model and the durable-write I/O layer (``agent.journal.IO``, recorded and fault-injected by
+``agent.journal.RecordingIO``) are the storage engine's: one definition each, shared by both sides.
 """
 
 from agent.dataplane._backlog import Backlog
@@ -25,7 +27,7 @@ from agent.dataplane._batch import (
     decode_batch,
     encode_batch,
 )
-from agent.dataplane._changelog import ChangeLogSource
+from agent.dataplane._changelog import AcknowledgedPosition, ChangeLogSource, read_acknowledged, read_durable
 from agent.dataplane._clock import SYSTEM_CLOCK, Clock, SystemClock
 from agent.dataplane._codec import (
     DIGEST_SIZE,
@@ -47,8 +49,7 @@ from agent.dataplane._hashing import (
     plan_resync,
     range_hashes,
 )
-from agent.dataplane._io import FileIO
-from agent.dataplane._limiter import BandwidthLimiter, Ticket
+from agent.dataplane._limiter import BandwidthLimiter, Limiter, Ticket
 from agent.dataplane._model import (
     BLOCK_SIZE,
     Batch,
@@ -62,7 +63,8 @@ from agent.dataplane._model import (
 from agent.dataplane._progress import PairProgress, ProgressRecorder
 from agent.dataplane._reprotect import LOG_PHASE, ReprotectSource
 from agent.dataplane._scan import DiskReader, ScanSource
-from agent.dataplane._sender import PairSender, Transport
+from agent.dataplane._sender import PairSender, SendLog, Transport
+from agent.dataplane._sendindex import SendIndex
 from agent.dataplane._source import ChangeSource, SourceEntry
 from agent.dataplane._tracker import Tracker
 from agent.dataplane._window import InflightWindow
@@ -78,6 +80,7 @@ __all__ = [
     "MAX_BLOCK_BYTES",
     "MAX_HASHES_PER_REQUEST",
     "SYSTEM_CLOCK",
+    "AcknowledgedPosition",
     "Backlog",
     "BandwidthLimiter",
     "Batch",
@@ -96,8 +99,8 @@ __all__ = [
     "EncodedBlock",
     "Entry",
     "Extent",
-    "FileIO",
     "InflightWindow",
+    "Limiter",
     "PairProgress",
     "PairSender",
     "PendingBatch",
@@ -105,6 +108,8 @@ __all__ = [
     "RemoteHashes",
     "ReprotectSource",
     "ScanSource",
+    "SendIndex",
+    "SendLog",
     "SourceEntry",
     "SystemClock",
     "Ticket",
@@ -119,6 +124,8 @@ __all__ = [
     "encode_block",
     "plan_resync",
     "range_hashes",
+    "read_acknowledged",
+    "read_durable",
     "validate_bookmark",
     "zero_digest",
 ]

@@ -24,7 +24,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agent.dataplane._io import FileIO, lock_directory, write_all
 from agent.dataplane._wire import EncodedBatch, pack_batch, packed_size, unpack_batch
 from agent.dataplane.errors import (
     BacklogCorrupt,
@@ -35,6 +34,7 @@ from agent.dataplane.errors import (
     WatermarkAhead,
     WatermarkBehind,
 )
+from agent.journal import IO, Handle, OsIO, append_all, ensure_directory, lock_directory, write_all
 
 __all__ = ["Backlog"]
 
@@ -67,17 +67,20 @@ class Backlog:
         generation: int,
         initial_cursor: int = 0,
         segment_bytes: int = 64 << 20,
-        io: FileIO | None = None,
+        io: IO | None = None,
     ) -> None:
         self._dir = os.fspath(directory)
-        self._io = io or FileIO()
+        self._io = io or OsIO()
         self._segment_bytes = segment_bytes
         self._slots: list[_Slot] = []
         self._acked = 0
-        self._unsynced: set[int] = set()
+        self._unsynced: dict[int, Handle] = {}
         self._readers: dict[int, int] = {}
         self._failed: BacklogFailed | None = None
-        os.makedirs(self._dir, exist_ok=True)
+        try:
+            ensure_directory(self._io, self._dir)
+        except OSError as exc:
+            raise BacklogFailed(f"creating the backlog directory {self._dir} failed: {exc}") from exc
         lock = lock_directory(self._dir)
         if lock is None:
             raise InUse(f"backlog {self._dir} is already open in another sender", remedy="stop the other sender")
@@ -88,7 +91,13 @@ class Backlog:
                 self._load(segment)
             self._segment: int | None = self._slots[-1].segment if self._slots else None
             self._used = self._slots[-1].position + self._slots[-1].size if self._slots else 0
-            self._fd: int | None = None
+            self._file: Handle | None = None
+        except OSError as exc:
+            os.close(lock)
+            raise BacklogFailed(
+                f"opening the backlog {self._dir} failed: {exc}",
+                remedy="fix the storage, then restart the pair; the backlog recovers on open",
+            ) from exc
         except BaseException:
             os.close(lock)
             raise
@@ -145,12 +154,12 @@ class Backlog:
         if self._failed is not None:
             raise self._failed
         try:
-            if self._fd is None or self._used >= self._segment_bytes:
+            if self._file is None or self._used >= self._segment_bytes:
                 self._open_segment(batch.seq)
-            assert self._fd is not None
+            assert self._file is not None
             assert self._segment is not None
-            self._unsynced.add(self._fd)
-            size = write_all(self._io, self._fd, [header, *parts])
+            self._unsynced[self._file.fd] = self._file
+            size = append_all(self._io, self._file, [header, *parts])
         except OSError as exc:
             raise self._fail("appending a batch", exc) from exc
         self._slots.append(_Slot(batch.seq, self._segment, self._used, size, batch.cursor, batch.captured_at))
@@ -161,8 +170,8 @@ class Backlog:
         if self._failed is not None:
             raise self._failed
         try:
-            for fd in sorted(self._unsynced):
-                self._io.fdatasync(fd)
+            for _, handle in sorted(self._unsynced.items()):
+                self._io.fdatasync(handle)
         except OSError as exc:
             raise self._fail("fdatasync", exc) from exc
         self._unsynced.clear()
@@ -178,14 +187,14 @@ class Backlog:
         return self._failed
 
     def _open_segment(self, seq: int) -> None:
-        if self._fd is None and self._segment is not None and self._used < self._segment_bytes:
-            self._fd = self._io.open(self._path(self._segment), os.O_WRONLY | os.O_APPEND)  # continue after a restart
+        if self._file is None and self._segment is not None and self._used < self._segment_bytes:
+            self._file = self._io.open(self._path(self._segment), append=True)  # continue after a restart
             return
-        if self._fd is not None:
+        if self._file is not None:
             self.sync()
-            self._io.close(self._fd)
-            self._fd = None
-        self._fd = self._io.open(self._path(seq), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)
+            self._io.close(self._file)
+            self._file = None
+        self._file = self._io.open(self._path(seq), create=True, exclusive=True, append=True)
         self._io.fsync_dir(self._dir)
         self._segment, self._used = seq, 0
 
@@ -230,6 +239,11 @@ class Backlog:
             self._slots = [s for s in self._slots if s.segment not in gone]
         return self.cursor_at(watermark)
 
+    def restart(self, watermark: int) -> list[EncodedBatch]:
+        """A stream restarts at ``watermark`` (already acknowledged): every batch above it, to resend."""
+        del watermark  # acknowledge() recorded it; the batches above it are exactly the unacknowledged ones
+        return list(self.unacknowledged())
+
     def unacknowledged(self) -> Iterator[EncodedBatch]:
         """The batches above the acknowledged watermark, in order, read back from disk."""
         for slot in [s for s in self._slots if s.seq > self._acked]:
@@ -267,12 +281,12 @@ class Backlog:
         except FileNotFoundError:
             meta = {"format": 1, "pair": pair, "generation": generation, "initial_cursor": initial_cursor}
             tmp = path + ".tmp"
-            fd = self._io.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            out = self._io.open(tmp, create=True, truncate=True)
             try:
-                write_all(self._io, fd, [json.dumps(meta).encode()])
-                self._io.fsync(fd)
+                write_all(self._io, out, json.dumps(meta).encode(), 0)
+                self._io.fsync(out)
             finally:
-                self._io.close(fd)
+                self._io.close(out)
             self._io.rename(tmp, path)
             self._io.fsync_dir(self._dir)
             return initial_cursor
@@ -310,22 +324,22 @@ class Backlog:
             self._io.unlink(path)
             self._io.fsync_dir(self._dir)
             return
-        fd = self._io.open(path, os.O_WRONLY)
+        tail = self._io.open(path)
         try:
-            self._io.ftruncate(fd, position)
-            self._io.fdatasync(fd)
+            self._io.ftruncate(tail, position)
+            self._io.fdatasync(tail)
         finally:
-            self._io.close(fd)
+            self._io.close(tail)
 
     def close(self) -> None:
         """Sync (unless a failure already stopped the backlog) and release the files."""
         try:
-            if self._fd is not None and self._failed is None:
+            if self._file is not None and self._failed is None:
                 self.sync()
         finally:
-            if self._fd is not None:
-                self._io.close(self._fd)
-                self._fd = None
+            if self._file is not None:
+                self._io.close(self._file)
+                self._file = None
             for fd in self._readers.values():
                 os.close(fd)
             self._readers.clear()

@@ -156,9 +156,11 @@ def decode_batch(
     entries: Sequence[EncodedBlock | Bookmark],
     disk_size: int,
     *,
+    generation: int,
     max_batch_bytes: int = MAX_BATCH_BYTES,
 ) -> Batch:
-    """Validate and decode a received batch for a disk of ``disk_size`` bytes, all or nothing.
+    """Validate and decode a received batch of pair ``generation`` for a disk of ``disk_size`` bytes, all or
+    nothing.
 
     Raises :class:`InvalidInput` or :class:`CorruptData` (with the entry index in the message) and returns nothing
     if any entry is bad. The total declared size is checked before anything is decompressed, so a batch never makes
@@ -189,4 +191,4 @@ def decode_batch(
                 decoded.append(validate_bookmark(entry))
         except RejectedInput as exc:
             raise type(exc)(f"batch {seq}, entry {index}: {exc.message}") from exc
-    return Batch(seq, tuple(decoded))
+    return Batch(generation, seq, tuple(decoded))

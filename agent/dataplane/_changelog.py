@@ -11,7 +11,9 @@ record (``00000000000000000000.log``) and a record never spans two segments. Rec
 The header's CRC covers the digest, and the digest covers the payload, so a torn or damaged record is detected
 whatever part of it is hit; the digest doubles as the block's wire digest, so a block is hashed once, when it is
 written, and checked again on every read. Readers stop at the durable position the writer publishes in ``durable``
-(8 bytes, rewritten after every group commit): a record is never sent before it is durable.
+(8 bytes, rewritten after every group commit): a record is never sent before it is durable. The sender reports how
+far the master target has acknowledged in ``acknowledged`` (8 bytes), which the writer trims to
+(:meth:`agent.dataplane.Tracker.trim_acknowledged`).
 """
 
 from __future__ import annotations
@@ -30,16 +32,20 @@ from agent.dataplane._model import BlockWrite, Bookmark
 from agent.dataplane._source import SourceEntry
 from agent.dataplane._wire import unpack_bookmark
 from agent.dataplane.errors import BadCursor, ChangeLogError, CursorTrimmed, LogCorrupt
+from agent.journal import IO, OsIO, write_all
 
 __all__ = [
+    "ACKNOWLEDGED_FILE",
     "DURABLE_FILE",
     "HEADER",
     "RECORD_BOOKMARK",
     "RECORD_WRITE",
+    "AcknowledgedPosition",
     "ChangeLogSource",
     "Record",
     "list_segments",
     "pack_header",
+    "read_acknowledged",
     "read_durable",
     "scan_records",
     "segment_path",
@@ -53,6 +59,7 @@ RECORD_WRITE = 1
 RECORD_BOOKMARK = 2
 _MAX_BOOKMARK_PAYLOAD = 4096
 DURABLE_FILE = "durable"
+ACKNOWLEDGED_FILE = "acknowledged"
 _SEGMENT = re.compile(r"(\d{20})\.log")
 _READ_SIZE = 4 << 20
 
@@ -81,12 +88,41 @@ def list_segments(log_dir: str) -> list[int]:
 
 def read_durable(log_dir: str) -> int:
     """The durable position the writer last published (0 if it never did)."""
+    return _read_position(os.path.join(log_dir, DURABLE_FILE))
+
+
+def read_acknowledged(log_dir: str) -> int:
+    """The position the sender last reported as acknowledged by the master target (0 if it never did): the writer
+    may trim the log up to it."""
+    return _read_position(os.path.join(log_dir, ACKNOWLEDGED_FILE))
+
+
+def _read_position(path: str) -> int:
     try:
-        with open(os.path.join(log_dir, DURABLE_FILE), "rb") as handle:
+        with open(path, "rb") as handle:
             data = handle.read(8)
     except FileNotFoundError:
         return 0
     return int.from_bytes(data, "little") if len(data) == 8 else 0
+
+
+class AcknowledgedPosition:
+    """The sender's side of ``acknowledged``: rewritten (8 bytes) after every acknowledgement. A hint for the
+    writer, never fsynced: after a crash it may hold an older (smaller) position, so the log is trimmed less, never
+    more."""
+
+    def __init__(self, log_dir: str | os.PathLike[str], *, io: IO | None = None) -> None:
+        self._io = io or OsIO()
+        self._handle = self._io.open(os.path.join(os.fspath(log_dir), ACKNOWLEDGED_FILE), create=True)
+        self.position = _read_position(self._handle.path)
+
+    def publish(self, position: int) -> None:
+        if position > self.position:
+            write_all(self._io, self._handle, position.to_bytes(8, "little"), 0)
+            self.position = position
+
+    def close(self) -> None:
+        self._io.close(self._handle)
 
 
 def _parse(buf: bytes, pos: int, position: int) -> tuple[Record, int] | None:
@@ -150,6 +186,10 @@ class ChangeLogSource:
     def __init__(self, log_dir: str | os.PathLike[str], *, durable_position: Callable[[], int] | None = None) -> None:
         self._dir = os.fspath(log_dir)
         self._durable = durable_position or (lambda: read_durable(self._dir))
+
+    def durable_position(self) -> int:
+        """The writer's durable position: every record before it may be read and sent."""
+        return self._durable()
 
     def changes(self, cursor: int) -> Iterator[SourceEntry]:
         limit = self._durable()

@@ -16,11 +16,18 @@ import collections
 import itertools
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from agent.dataplane._clock import SYSTEM_CLOCK, Clock
 from failback.errors import DeadlineExceeded
 
-__all__ = ["BandwidthLimiter", "Ticket"]
+__all__ = ["BandwidthLimiter", "Limiter", "Ticket"]
+
+
+class Limiter(Protocol):
+    """What a sender waits on before each send: :class:`BandwidthLimiter`, or several of them in turn."""
+
+    def acquire(self, pair: str, nbytes: int, *, timeout: float | None = None) -> None: ...
 
 
 @dataclass(eq=False)

@@ -99,8 +99,9 @@ class ScanSource:
                     continue
                 yield SourceEntry(entry, entry.offset + entry.length, self._clock())
             position = self.scanned = end
-        bookmark = Bookmark(self.resync_id, BookmarkKind.RESYNC_COMPLETE, None, None, self._clock())
-        yield SourceEntry(bookmark, self.done_cursor, bookmark.source_time)
+        now = self._clock()
+        complete = Bookmark(self.resync_id, BookmarkKind.RESYNC_COMPLETE, None, None, now)
+        yield SourceEntry(complete, self.done_cursor, now)
 
     def _window_changes(self, window: memoryview, base: int) -> Iterator[BlockWrite]:
         size = len(window)

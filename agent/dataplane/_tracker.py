@@ -30,14 +30,15 @@ from agent.dataplane._changelog import (
     RECORD_WRITE,
     list_segments,
     pack_header,
+    read_acknowledged,
     scan_records,
     segment_path,
 )
 from agent.dataplane._codec import check_extent
-from agent.dataplane._io import FileIO, lock_directory, write_all
 from agent.dataplane._model import BlockWrite, Bookmark, BookmarkKind, validate_bookmark
 from agent.dataplane._wire import pack_bookmark
 from agent.dataplane.errors import InUse, LogCorrupt, TrackerFailed
+from agent.journal import IO, Handle, OsIO, append_all, ensure_directory, lock_directory, write_all
 
 __all__ = ["Tracker"]
 
@@ -58,10 +59,10 @@ class Tracker:
         log_dir: str | os.PathLike[str],
         *,
         segment_bytes: int = 64 << 20,
-        io: FileIO | None = None,
+        io: IO | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._io = io or FileIO()
+        self._io = io or OsIO()
         self._dir = os.fspath(log_dir)
         self._segment_bytes = segment_bytes
         self._clock = clock
@@ -69,24 +70,27 @@ class Tracker:
         self._trim_lock = threading.Lock()
         self._syncing = False
         self._pending: list[tuple[int, bytes | memoryview]] = []
-        self._retired: list[int] = []
+        self._retired: list[Handle] = []
         self._failed: TrackerFailed | None = None
         self._closed = False
-        os.makedirs(self._dir, exist_ok=True)
+        try:
+            ensure_directory(self._io, self._dir)
+        except OSError as exc:
+            raise TrackerFailed(f"creating the change log directory {self._dir} failed: {exc}") from exc
         lock = lock_directory(self._dir)
         if lock is None:
             raise InUse(f"change log {self._dir} is already open in another tracker", remedy="stop the other writer")
         self._lock_fd = lock
         try:
-            self._disk = self._io.open(os.fspath(source_disk), os.O_RDWR)
-            self.size = os.lseek(self._disk, 0, os.SEEK_END)
-            self._durable_fd = self._io.open(os.path.join(self._dir, DURABLE_FILE), os.O_RDWR | os.O_CREAT)
+            self._disk = self._io.open(os.fspath(source_disk))
+            self.size = self._io.size(self._disk)
+            self._durable_file = self._io.open(os.path.join(self._dir, DURABLE_FILE), create=True)
             self._segments = list_segments(self._dir)
             self._end = self._recover()
             self._durable = self._applied = self._end
-            self._segment_fd = self._io.open(segment_path(self._dir, self._segments[-1]), os.O_WRONLY | os.O_APPEND)
+            self._segment_file = self._io.open(segment_path(self._dir, self._segments[-1]), append=True)
             self._used = self._end - self._segments[-1]
-            self._publish()
+            self._publish(self._end)
         except OSError as exc:
             os.close(lock)
             raise TrackerFailed(
@@ -165,23 +169,30 @@ class Tracker:
         in log order. Only one thread commits at a time; appends continue meanwhile."""
         self._syncing = True
         upto, pending, retired = self._end, self._pending, self._retired
-        fds = [*retired, self._segment_fd]
+        files = [*retired, self._segment_file]
         self._pending, self._retired = [], []
         self._cond.release()
         error: tuple[str, OSError] | None = None
         try:
-            for fd in fds:
-                self._io.fdatasync(fd)
+            for file in files:
+                self._io.fdatasync(file)
         except OSError as exc:
             error = ("fdatasync of the change log", exc)
         else:
-            for fd in retired:
-                self._io.close(fd)
+            for file in retired:
+                self._io.close(file)
             retired = []
         if error is None:
             try:
+                # Published before the disk is written: a reader of the disk (a resync pass) may then trust that
+                # every block it read is covered by the published position (see ReprotectSource).
+                self._publish(upto)
+            except OSError as exc:
+                error = ("publishing the durable position", exc)
+        if error is None:
+            try:
                 for offset, data in pending:
-                    write_all(self._io, self._disk, [data], offset=offset)
+                    write_all(self._io, self._disk, data, offset)
             except OSError as exc:
                 error = ("writing the source disk", exc)
         self._cond.acquire()
@@ -191,7 +202,6 @@ class Tracker:
         if error is not None:
             raise self._fail(*error)
         self._durable = self._applied = upto
-        self._publish()
 
     def _append(self, header: bytes, payload: bytes | memoryview, disk_offset: int | None) -> int:
         # The disk is written only after the record is durable (in _commit), so the disk never holds a write the
@@ -203,7 +213,7 @@ class Tracker:
             if self._used >= self._segment_bytes:
                 self._roll()
             try:
-                write_all(self._io, self._segment_fd, [header, payload])
+                append_all(self._io, self._segment_file, [header, payload])
             except OSError as exc:
                 raise self._fail("appending to the change log", exc) from exc
             size = len(header) + len(payload)
@@ -216,16 +226,25 @@ class Tracker:
     def _roll(self) -> None:
         # The old segment is fdatasynced by the next commit (with the current one), not here under the lock.
         try:
-            fd = self._io.open(segment_path(self._dir, self._end), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)
+            file = self._io.open(segment_path(self._dir, self._end), create=True, exclusive=True, append=True)
             self._io.fsync_dir(self._dir)
         except OSError as exc:
             raise self._fail("starting a new change log segment", exc) from exc
-        self._retired.append(self._segment_fd)
-        self._segment_fd = fd
+        self._retired.append(self._segment_file)
+        self._segment_file = file
         self._segments.append(self._end)
         self._used = 0
 
     # -- trimming and checkpoints ------------------------------------------------------------------------------
+
+    def trim_acknowledged(self) -> int:
+        """Trim to the position the sender last reported as acknowledged (see ``read_acknowledged``), bounded by
+        what is durable here; returns the position trimmed to."""
+        with self._cond:
+            durable = self._durable
+        position = min(read_acknowledged(self._dir), durable)
+        self.trim(position)
+        return position
 
     def trim(self, cursor: int) -> None:
         """Delete the segments that lie wholly before ``cursor`` (the sender's acknowledged position). The disk is
@@ -253,12 +272,12 @@ class Tracker:
         record = _CHECKPOINT_FORMAT.pack(position, zlib.crc32(position.to_bytes(8, "little")))
         try:
             self._io.fdatasync(self._disk)
-            fd = self._io.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            file = self._io.open(tmp, create=True, truncate=True)
             try:
-                write_all(self._io, fd, [record])
-                self._io.fdatasync(fd)
+                write_all(self._io, file, record, 0)
+                self._io.fdatasync(file)
             finally:
-                self._io.close(fd)
+                self._io.close(file)
             self._io.rename(tmp, os.path.join(self._dir, _CHECKPOINT))
             self._io.fsync_dir(self._dir)
         except OSError as exc:
@@ -280,21 +299,20 @@ class Tracker:
     def _recover(self) -> int:
         """Truncate a torn tail, redo the records after the last checkpoint onto the disk, checkpoint at the end."""
         if not self._segments:
-            fd = self._io.open(segment_path(self._dir, 0), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-            self._io.close(fd)
+            self._io.close(self._io.open(segment_path(self._dir, 0), create=True, exclusive=True))
             self._io.fsync_dir(self._dir)
             self._segments = [0]
         last = self._segments[-1]
         end = last
         for record in scan_records(segment_path(self._dir, last), last, last):
             end = record.end
-        fd = self._io.open(segment_path(self._dir, last), os.O_WRONLY)
+        file = self._io.open(segment_path(self._dir, last))
         try:
-            if os.fstat(fd).st_size != end - last:
-                self._io.ftruncate(fd, end - last)
-            self._io.fdatasync(fd)
+            if self._io.size(file) != end - last:
+                self._io.ftruncate(file, end - last)
+            self._io.fdatasync(file)
         finally:
-            self._io.close(fd)
+            self._io.close(file)
         checkpoint = self._read_checkpoint()
         redo = max(checkpoint if checkpoint is not None else 0, self._segments[0])
         if redo < end:
@@ -311,19 +329,16 @@ class Tracker:
                 continue
             for record in scan_records(segment_path(self._dir, start), start, max(position, start), stop):
                 if isinstance(record.entry, BlockWrite):
-                    write_all(self._io, self._disk, [record.entry.data], offset=record.entry.offset)
+                    write_all(self._io, self._disk, record.entry.data, record.entry.offset)
                 position = record.end
             if position < stop:
                 raise LogCorrupt(f"change log record at {position} in segment {start} is damaged; resync the disk")
 
     # -- failure and shutdown ----------------------------------------------------------------------------------
 
-    def _publish(self) -> None:
+    def _publish(self, position: int) -> None:
         # A hint for readers in other processes; after a crash, recovery publishes it again.
-        try:
-            self._io.pwrite(self._durable_fd, self._durable.to_bytes(8, "little"), 0)
-        except OSError as exc:
-            raise self._fail("publishing the durable position", exc) from exc
+        write_all(self._io, self._durable_file, position.to_bytes(8, "little"), 0)
 
     def _fail(self, what: str, exc: OSError) -> TrackerFailed:
         with self._cond:
@@ -354,8 +369,8 @@ class Tracker:
         finally:
             with self._cond:
                 self._closed = True
-            for fd in (*self._retired, self._segment_fd, self._disk, self._durable_fd):
-                self._io.close(fd)
+            for file in (*self._retired, self._segment_file, self._disk, self._durable_file):
+                self._io.close(file)
             os.close(self._lock_fd)
 
     def __enter__(self) -> Tracker:

@@ -8,6 +8,7 @@ against the buffer, and returns payloads as views of the buffer it was given (no
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ def pack_bookmark(bookmark: Bookmark) -> bytes:
     head = _BOOKMARK_HEAD.pack(
         _TAG_BOOKMARK,
         bookmark.kind,
-        bookmark.source_time,
+        math.nan if bookmark.source_time is None else bookmark.source_time,  # NaN stands for "not given"
         len(ident),
         _ABSENT if bookmark.tag is None else len(tag),
         _ABSENT if bookmark.group is None else len(group),
@@ -82,7 +83,7 @@ def _unpack_bookmark_at(buf: memoryview, pos: int) -> tuple[Bookmark, int]:
     ident, tag, group = labels
     if ident is None:
         raise ValueError("bookmark without id")
-    return Bookmark(ident, BookmarkKind(kind), tag, group, source_time), pos
+    return Bookmark(ident, BookmarkKind(kind), tag, group, None if math.isnan(source_time) else source_time), pos
 
 
 def unpack_bookmark(data: bytes | memoryview) -> Bookmark:

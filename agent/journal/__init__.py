@@ -40,7 +40,7 @@ On disk (one directory per pair on a retention volume): ``catalog`` (state log),
 
 from agent.journal._crashsim import CrashState, FaultPlan, Op, RecordingIO, crash_states
 from agent.journal._engine import JournalOptions, PairJournal, SpaceProbe
-from agent.journal._io import IO, Handle, OsIO
+from agent.journal._io import IO, Buffer, Handle, OsIO, append_all, ensure_directory, lock_directory, write_all
 from agent.journal._target import TargetDisk
 from agent.journal._types import (
     BLOCK_SIZE,
@@ -49,6 +49,7 @@ from agent.journal._types import (
     BlockWrite,
     Bookmark,
     BookmarkKind,
+    Entry,
     Health,
     HealthState,
     Latest,
@@ -83,7 +84,9 @@ __all__ = [
     "BlockWrite",
     "Bookmark",
     "BookmarkKind",
+    "Buffer",
     "CrashState",
+    "Entry",
     "FaultPlan",
     "Handle",
     "Health",
@@ -115,5 +118,9 @@ __all__ = [
     "StaleGeneration",
     "TargetDisk",
     "TargetUnusable",
+    "append_all",
     "crash_states",
+    "ensure_directory",
+    "lock_directory",
+    "write_all",
 ]

@@ -60,12 +60,7 @@ def append_direct(
             for chunk in writes:
                 view[cursor : cursor + len(chunk)] = chunk
                 cursor += len(chunk)
-            cursor = 0
-            for kind, value in table:
-                if kind == 1:
-                    length = value[1] * BLOCK_SIZE
-                    engine.target.pwrite(value[0], view[cursor : cursor + length])
-                    cursor += length
+            write_runs(engine, _runs(table), view)
         engine.target.fsync()
         written = [(4, value) if kind == 1 else (kind, value) for kind, value in table]
         record, length, _ = engine.wal.build(encode_table(written), seq, [])
@@ -77,6 +72,37 @@ def append_direct(
         if record is not None:
             pool.give(record)
     commit_append(engine, seq, written, None, 0, 0, decisions)
+
+
+def _runs(table: list[tuple[int, Any]]) -> list[tuple[int, int, int]]:
+    """The batch's writes as (disk offset, buffer offset, length), adjacent ones merged into one write (a scan sends
+    a run of blocks as several entries when it crosses a 64 KiB chunk)."""
+    runs: list[tuple[int, int, int]] = []
+    cursor = 0
+    for kind, value in table:
+        if kind != 1:
+            continue
+        length = value[1] * BLOCK_SIZE
+        if runs and runs[-1][0] + runs[-1][2] == value[0] and runs[-1][1] + runs[-1][2] == cursor:
+            runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + length)
+        else:
+            runs.append((value[0], cursor, length))
+        cursor += length
+    return runs
+
+
+def write_runs(engine: PairJournal, runs: list[tuple[int, int, int]], view: memoryview) -> None:
+    """Write the runs to the target; when no block is written twice, several at once (a device serves concurrent
+    O_DIRECT writes far faster than one at a time), else in order."""
+    blocks = sum(length for _, _, length in runs) // BLOCK_SIZE
+    distinct: set[int] = set()
+    for offset, _, length in runs:
+        distinct.update(range(offset // BLOCK_SIZE, (offset + length) // BLOCK_SIZE))
+    if len(runs) > 1 and len(distinct) == blocks:
+        list(engine._reader_pool().map(lambda run: engine.target.pwrite(run[0], view[run[1] : run[1] + run[2]]), runs))
+        return
+    for offset, start, length in runs:
+        engine.target.pwrite(offset, view[start : start + length])
 
 
 def translate(engine: PairJournal, batch: Batch) -> tuple[Table, list[bytes | memoryview], int, dict[str, Any]]:
@@ -115,7 +141,7 @@ def translate(engine: PairJournal, batch: Batch) -> tuple[Table, list[bytes | me
             elif in_resync or (kind is BookmarkKind.CRASH and now - last_clock < engine.policy.crash_interval):
                 continue  # no point inside a resync window; crash points at most every crash_interval
             when = now if entry.source_time is None else float(entry.source_time)
-            table.append((2, PointEntry(entry.id, PointKind(kind.value).value, when, entry.tag, entry.group)))
+            table.append((2, PointEntry(entry.id, PointKind[kind.name].value, when, entry.tag, entry.group)))
             last_clock, since_point = now, False
         else:
             raise InvalidBatch(

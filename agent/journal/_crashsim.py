@@ -1,9 +1,9 @@
 """The recording, fault-injecting I/O layer and the crash states it implies (the ALICE method, small).
 
 :class:`RecordingIO` performs every call on the real file system (buffered: a page cache is what a crash loses) and
-appends it to an op log; a :class:`FaultPlan` makes the Nth fsync fail with EIO, the Nth pwrite fail with ENOSPC, or
-the Nth pwrite come back short. :func:`crash_states` replays a prefix of the log over the files as they were when
-recording started, the way a power cut could have left them:
+appends it to an op log; a :class:`FaultPlan` makes the Nth fsync fail with EIO, the Nth write (pwrite or append)
+fail with ENOSPC, or the Nth write come back short. :func:`crash_states` replays a prefix of the log over the files
+as they were when recording started, the way a power cut could have left them:
 
 - ops already covered by a barrier (a later fsync of the same file, a later fsync of the parent directory for
   create / rename / unlink / mkdir) always survive;
@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from agent.journal._io import Handle, OsIO
+from agent.journal._io import Buffer, Handle, OsIO
 
 __all__ = ["CrashState", "FaultPlan", "Op", "RecordingIO", "crash_states"]
 
@@ -84,27 +83,54 @@ class RecordingIO:
         """Note an event (an acknowledgement) at this point of the op log."""
         self.ops.append(Op("mark", label))
 
-    def open(self, path: str, *, create: bool = False, direct: bool = False, readonly: bool = False) -> Handle:
+    def open(
+        self,
+        path: str,
+        *,
+        create: bool = False,
+        exclusive: bool = False,
+        append: bool = False,
+        truncate: bool = False,
+        direct: bool = False,
+        readonly: bool = False,
+    ) -> Handle:
         existed = os.path.exists(path)
-        handle = self._real.open(path, create=create, direct=False, readonly=readonly)
+        handle = self._real.open(
+            path, create=create, exclusive=exclusive, append=append, truncate=truncate, direct=False, readonly=readonly
+        )
         if create and not existed:
             self._inodes.pop(path, None)
             self.ops.append(Op("create", path, self._inode(path)))
+        elif truncate and existed:
+            self.ops.append(Op("truncate", path, self._inode(path), 0))
         return handle
 
     def close(self, handle: Handle) -> None:
         self._real.close(handle)
 
-    def pwrite(self, handle: Handle, data: bytes | memoryview | mmap.mmap, offset: int) -> int:
+    def _planned(self, handle: Handle, view: memoryview) -> memoryview:
+        """Count a write and apply the fault plan: raise ENOSPC, or return the part a short write keeps."""
         self.writes += 1
         if self._enospc_next or self.faults.enospc_write_at == self.writes:
             self._enospc_next = False
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), handle.path)
-        view = memoryview(data).cast("B")
         if self.faults.short_write_at == self.writes and len(view) > 1:
-            view = view[: len(view) // 2]
             self._enospc_next = self.faults.short_then_enospc
+            return view[: len(view) // 2]
+        return view
+
+    def pwrite(self, handle: Handle, data: Buffer, offset: int) -> int:
+        view = self._planned(handle, memoryview(data).cast("B"))
         written = self._real.pwrite(handle, view, offset)
+        self.ops.append(Op("write", handle.path, self._inode(handle.path), offset, bytes(view[:written])))
+        return written
+
+    def writev(self, handle: Handle, buffers: Sequence[Buffer]) -> int:
+        """An append, recorded as a write at the end of the file (appenders hold the file alone)."""
+        joined = memoryview(b"".join(buffers))
+        view = self._planned(handle, joined)
+        offset = os.fstat(handle.fd).st_size
+        written = self._real.writev(handle, [view])
         self.ops.append(Op("write", handle.path, self._inode(handle.path), offset, bytes(view[:written])))
         return written
 

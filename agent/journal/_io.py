@@ -1,9 +1,11 @@
-"""The one I/O layer every durable operation of the storage engine goes through.
+"""The one I/O layer every durable write of the agent goes through: the storage engine here, and the data path's
+change tracker, backlog and send index, and the replication pair records.
 
-Owns: open / pwrite / pread / fsync / fdatasync / ftruncate / rename / unlink / fsync-dir / mkdir, and the O_DIRECT
-decision. :class:`OsIO` is the real implementation; :class:`agent.journal.RecordingIO` records the same calls and
-injects faults, so tests can enumerate crash states and fail the Nth fsync. Nothing in the engine may call ``os`` for a
-durable effect directly: a write that bypasses this layer is a write the crash tests cannot see.
+Owns: open / pwrite / writev (append) / pread / fsync / fdatasync / ftruncate / rename / unlink / fsync-dir / mkdir,
+and the O_DIRECT decision. :class:`OsIO` is the real implementation; :class:`agent.journal.RecordingIO` records the
+same calls and injects faults, so tests can enumerate crash states and fail the Nth fsync. Nothing may call ``os`` for
+a durable effect directly: a write that bypasses this layer is a write the crash tests cannot see. Reads and advisory
+locks change nothing a crash could tear, so they may use ``os`` directly.
 
 O_DIRECT needs the buffer, the file offset and the length aligned to the logical block size; the engine only issues
 4096-aligned I/O from page-aligned (mmap) buffers on direct handles. File systems that refuse O_DIRECT (tmpfs) get a
@@ -13,15 +15,31 @@ buffered handle instead, and fsync still makes the data durable, only at a highe
 from __future__ import annotations
 
 import errno
+import fcntl
 import mmap
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["IO", "Handle", "OsIO", "aligned_buffer", "write_all"]
+__all__ = [
+    "IO",
+    "Buffer",
+    "Handle",
+    "OsIO",
+    "aligned_buffer",
+    "append_all",
+    "ensure_directory",
+    "lock_directory",
+    "open_flags",
+    "write_all",
+]
 
 _ALIGN = 4096
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +52,33 @@ class Handle:
 
 
 class IO(Protocol):
-    """Durable file operations. ``pwrite`` may write less than asked (POSIX); use :func:`write_all`."""
+    """Durable file operations. ``pwrite`` and ``writev`` may write less than asked (POSIX); use :func:`write_all`
+    and :func:`append_all`.
 
-    def open(self, path: str, *, create: bool = False, direct: bool = False, readonly: bool = False) -> Handle: ...
+    ``open`` flags: ``create`` (O_CREAT), ``exclusive`` (with create: fail if it exists), ``append`` (every write
+    goes to the end: use ``writev``), ``truncate`` (empty an existing file), ``direct`` (O_DIRECT where the file system
+    allows it), ``readonly``. Files are created mode 0600.
+    """
+
+    def open(
+        self,
+        path: str,
+        *,
+        create: bool = False,
+        exclusive: bool = False,
+        append: bool = False,
+        truncate: bool = False,
+        direct: bool = False,
+        readonly: bool = False,
+    ) -> Handle: ...
 
     def close(self, handle: Handle) -> None: ...
 
-    def pwrite(self, handle: Handle, data: bytes | memoryview | mmap.mmap, offset: int) -> int: ...
+    def pwrite(self, handle: Handle, data: Buffer, offset: int) -> int: ...
+
+    def writev(self, handle: Handle, buffers: Sequence[Buffer]) -> int:
+        """Append ``buffers`` at the end of a file opened with ``append``; returns the bytes written."""
+        ...
 
     def pread(self, handle: Handle, size: int, offset: int) -> bytes: ...
 
@@ -70,7 +108,7 @@ def aligned_buffer(size: int) -> mmap.mmap:
     return mmap.mmap(-1, max(_ALIGN, -(-size // _ALIGN) * _ALIGN))
 
 
-def write_all(io: IO, handle: Handle, data: bytes | memoryview | mmap.mmap, offset: int) -> None:
+def write_all(io: IO, handle: Handle, data: Buffer, offset: int) -> None:
     """Write every byte of ``data`` at ``offset``, continuing after short writes (an error propagates)."""
     view = memoryview(data).cast("B")
     done = 0
@@ -81,16 +119,78 @@ def write_all(io: IO, handle: Handle, data: bytes | memoryview | mmap.mmap, offs
         done += written
 
 
+def append_all(io: IO, handle: Handle, buffers: Sequence[Buffer]) -> int:
+    """Append every byte of ``buffers`` to a file opened with ``append``, continuing after short writes (the rest
+    follows the part that was written, so the file holds the buffers in order); returns the bytes appended."""
+    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    total = sum(len(v) for v in views)
+    done = 0
+    while views:
+        written = io.writev(handle, views[:_IOV_MAX])
+        if written <= 0:
+            raise OSError(errno.EIO, f"write made no progress on {handle.path} after {done} of {total} bytes")
+        done += written
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
+    return total
+
+
+def open_flags(*, create: bool, exclusive: bool, append: bool, truncate: bool, readonly: bool) -> int:
+    flags = (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC
+    if create:
+        flags |= os.O_CREAT | (os.O_EXCL if exclusive else 0)
+    if append:
+        flags |= os.O_APPEND
+    if truncate:
+        flags |= os.O_TRUNC
+    return flags
+
+
+def ensure_directory(io: IO, path: str) -> None:
+    """Create ``path`` and any missing parents, each made durable in its parent (mode 0700)."""
+    path = os.path.abspath(path)
+    if io.exists(path):
+        return
+    parent = os.path.dirname(path)
+    ensure_directory(io, parent)
+    io.mkdir(path)
+    io.fsync_dir(parent)
+
+
+def lock_directory(path: str) -> int | None:
+    """Take an exclusive advisory lock on ``path``/``lock`` for this process's lifetime (released by the kernel when
+    the process dies, so a crash never leaves it stale). Returns the fd holding it (close it to release), or None if
+    another holder has it. Not a durable effect: the lock file's content never matters."""
+    fd = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class OsIO:
     """The real thing: system calls on the local file systems."""
 
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def open(self, path: str, *, create: bool = False, direct: bool = False, readonly: bool = False) -> Handle:
-        flags = (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC
-        if create:
-            flags |= os.O_CREAT
+    def open(
+        self,
+        path: str,
+        *,
+        create: bool = False,
+        exclusive: bool = False,
+        append: bool = False,
+        truncate: bool = False,
+        direct: bool = False,
+        readonly: bool = False,
+    ) -> Handle:
+        flags = open_flags(create=create, exclusive=exclusive, append=append, truncate=truncate, readonly=readonly)
         if direct:
             try:
                 return Handle(os.open(path, flags | os.O_DIRECT, 0o600), path, True)
@@ -103,8 +203,11 @@ class OsIO:
     def close(self, handle: Handle) -> None:
         os.close(handle.fd)
 
-    def pwrite(self, handle: Handle, data: bytes | memoryview | mmap.mmap, offset: int) -> int:
+    def pwrite(self, handle: Handle, data: Buffer, offset: int) -> int:
         return os.pwrite(handle.fd, data, offset)
+
+    def writev(self, handle: Handle, buffers: Sequence[Buffer]) -> int:
+        return os.writev(handle.fd, buffers)
 
     def pread(self, handle: Handle, size: int, offset: int) -> bytes:
         if not handle.direct:

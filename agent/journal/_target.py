@@ -8,10 +8,9 @@ grows or truncates the target: a missing or short target is an operator error, r
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 
-from agent.journal._io import IO, Handle, OsIO, aligned_buffer, write_all
+from agent.journal._io import IO, Buffer, Handle, OsIO, aligned_buffer, write_all
 from agent.journal._types import BLOCK_SIZE
 from agent.journal.errors import OutOfBounds, TargetUnusable
 
@@ -69,7 +68,7 @@ class TargetDisk:
             raise TargetUnusable(f"short read of {len(data)}/{length} bytes at {offset} on target disk {self.path}")
         return data
 
-    def pwrite(self, offset: int, data: bytes | memoryview | mmap.mmap) -> None:
+    def pwrite(self, offset: int, data: Buffer) -> None:
         """Write ``data`` at ``offset``. On a direct handle ``data`` must be page aligned (an mmap or a view of one)."""
         self.check(offset, len(data))
         if not self._handle.direct:

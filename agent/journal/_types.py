@@ -1,10 +1,15 @@
-"""Value types of the engine's contract with the receive path and with operators (points, selectors, health)."""
+"""Value types: the block model every layer shares (the stream, the data path, this engine), and the engine's
+contract with operators (points, selectors, health).
+
+The block model lives here, in the lowest layer that uses it (proto -> servicer -> dataplane -> journal -> target),
+so there is one definition: ``agent.dataplane`` re-exports it."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 __all__ = [
     "BLOCK_SIZE",
@@ -13,6 +18,7 @@ __all__ = [
     "BlockWrite",
     "Bookmark",
     "BookmarkKind",
+    "Entry",
     "Health",
     "HealthState",
     "Latest",
@@ -26,16 +32,20 @@ __all__ = [
     "RecoveryPoint",
 ]
 
+#: Offsets and lengths on the wire, in the journal and on the target are multiples of this.
 BLOCK_SIZE = 4096
 
 
-class BookmarkKind(enum.Enum):
-    """What a bookmark in the stream says about the state after every entry before it."""
+class BookmarkKind(enum.IntEnum):
+    """What a bookmark in the stream says about the state after every entry before it.
 
-    CRASH = "crash"  # crash-consistent (the sender's write order is preserved up to here)
-    APP = "app"  # application-consistent (VSS / fsfreeze on the source); ``tag`` names it
-    RESYNC_START = "resync-start"  # the disk is inconsistent from here until RESYNC_COMPLETE
-    RESYNC_COMPLETE = "resync-complete"  # the resync finished: the disk equals the source at this point
+    The numbers are stored (backlog, change log) and sent (the stream's protobuf enum mirrors them): never renumber.
+    """
+
+    CRASH = 1  # crash-consistent (the sender's write order is preserved up to here)
+    APP = 2  # application-consistent (VSS / fsfreeze on the source); ``tag`` names the provider
+    RESYNC_COMPLETE = 3  # a resync pass finished: the disk equals the source at this point
+    RESYNC_START = 4  # the disk is inconsistent from here until RESYNC_COMPLETE
 
 
 class PointKind(enum.Enum):
@@ -46,22 +56,34 @@ class PointKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class BlockWrite:
-    """New content for ``len(data) // 4096`` blocks from byte ``offset``; ``digest`` is blake3-256 of ``data``."""
+    """New content for ``len(data) // 4096`` blocks from byte ``offset``; ``digest`` is blake3-256 of ``data``.
+
+    A plain value: constructing one validates nothing (the hot path builds hundreds of thousands per second). What
+    arrives from a peer is checked by ``agent.dataplane.decode_batch`` before it becomes one of these."""
 
     offset: int
     data: bytes | memoryview
     digest: bytes
 
+    @property
+    def length(self) -> int:
+        return len(self.data)
+
 
 @dataclass(frozen=True, slots=True)
 class Bookmark:
-    """A named state of the source disk: the state after every entry that precedes it in the stream."""
+    """A named state of the source disk: the state after every entry that precedes it in the stream. ``group``
+    names a multi-disk consistency group; ``source_time`` is the source's wall clock (seconds since the epoch) when
+    it was taken, None for the master target's clock at arrival."""
 
     id: str
     kind: BookmarkKind
     tag: str | None = None
     group: str | None = None
-    source_time: float | None = None  # the source's clock; None: the master target's clock at arrival
+    source_time: float | None = None
+
+
+Entry: TypeAlias = BlockWrite | Bookmark
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +92,7 @@ class Batch:
 
     generation: int
     seq: int
-    entries: Sequence[BlockWrite | Bookmark]
+    entries: Sequence[Entry]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Assembling a running agent: identity upkeep, the mutual-TLS server, health, metrics."""
+"""Assembling a running agent: identity upkeep, the mutual-TLS server, health, metrics, and the replication pairs
+of its role (master target: receive side and recovery points; process server: senders)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,75 @@ import logging
 import os
 import threading
 
+import grpc
+from grpc_health.v1 import health_pb2
 from prometheus_client import CollectorRegistry, Gauge
 
-from agent.api.v1 import agent_pb2_grpc, disks_pb2_grpc
+from agent.api.v1 import agent_pb2_grpc, disks_pb2_grpc, pairs_pb2_grpc, points_pb2_grpc, replication_pb2_grpc
 from agent.discovery import DiskDiscovery, open_discovery
 from agent.discovery.errors import DiscoveryError
+from agent.replication import (
+    PairStore,
+    SenderOptions,
+    SourceRegistry,
+    TargetPair,
+    TargetPairSpec,
+    TargetRegistry,
+)
+from agent.replication.errors import InvalidPair
+from agent.retention import RetentionVolumes
 from agent.server._config import AgentConfig
 from agent.server._disks import DisksServicer
 from agent.server._info import AgentInfoServicer
+from agent.server._pair_metrics import SourcePairMetrics, TargetPairMetrics
+from agent.server._pairs import SourcePairsServicer, TargetPairsServicer
+from agent.server._points import RecoveryPointsServicer
+from agent.server._replication import ReplicationServicer
 from agent.trust import CertificateKeeper, Heartbeat, Registration, StatusReport
 from controller.api.v1 import agents_pb2
-from failback.identity import Role
-from failback.serving import AccessPolicy, GrpcServer, ServiceBinding, run_until_signalled, start_metrics
+from failback.identity import Identity, Role
+from failback.serving import (
+    AccessPolicy,
+    GrpcServer,
+    ServiceBinding,
+    run_until_signalled,
+    secure_channel,
+    start_metrics,
+)
 
-__all__ = ["POLICY", "AgentApp"]
+__all__ = ["POLICY", "AgentApp", "pair_health_name"]
 
 log = logging.getLogger(__name__)
 
 _CONTROLLER = frozenset({Role.CONTROLLER})
-POLICY = AccessPolicy({"failback.agent.v1.Agent": _CONTROLLER, "failback.agent.v1.Disks": _CONTROLLER})
+POLICY = AccessPolicy(
+    {
+        "failback.agent.v1.Agent": _CONTROLLER,
+        "failback.agent.v1.Disks": _CONTROLLER,
+        "failback.agent.v1.TargetPairs": _CONTROLLER,
+        "failback.agent.v1.SourcePairs": _CONTROLLER,
+        "failback.agent.v1.RecoveryPoints": _CONTROLLER,
+        # The block stream, resync hashes and digests: process servers only, each for its own pairs (checked by
+        # the servicer against the pair's sender before any I/O).
+        "failback.agent.v1.Replication": frozenset({Role.PROCESS_SERVER}),
+    }
+)
+
+
+def pair_health_name(pair_id: str) -> str:
+    """The health service name of a pair on a master target: NOT_SERVING while it needs attention."""
+    return f"failback.agent.v1.Pair/{pair_id}"
+
+
+class _Connector:
+    """Channels to master targets with the agent's current identity (a renewed certificate is used from the next
+    connection on)."""
+
+    def __init__(self, keeper: CertificateKeeper) -> None:
+        self._keeper = keeper
+
+    def channel(self, address: str, peer: Identity) -> grpc.Channel:
+        return secure_channel(address, self._keeper.tls, peer)
 
 
 class AgentApp:
@@ -51,6 +102,28 @@ class AgentApp:
             )
         ]
         self.discovery: DiskDiscovery | None = None
+        self.targets: TargetRegistry | None = None
+        self.sources: SourceRegistry | None = None
+        self._replication: ReplicationServicer | None = None
+        replication = config.replication
+        pairs_dir = config.state_dir / "pairs"
+        if self.registration.identity.role is Role.PROCESS_SERVER:
+            self.sources = SourceRegistry(
+                PairStore(pairs_dir, Role.PROCESS_SERVER.value),
+                work_root=str(config.state_dir / "send"),
+                connector=_Connector(self.keeper),
+                options=SenderOptions(window_bytes=replication.window_bytes, send_log=replication.send_log),
+                bandwidth=replication.bandwidth,
+                encode_threads=replication.encode_threads,
+            )
+            self.registry.register(SourcePairMetrics(self.sources))
+            services.append(
+                ServiceBinding(
+                    "failback.agent.v1.SourcePairs",
+                    pairs_pb2_grpc.add_SourcePairsServicer_to_server,
+                    SourcePairsServicer(self.sources),
+                )
+            )
         if self.registration.identity.role is Role.MASTER_TARGET:
             self.discovery = open_discovery(
                 agent_dir=str(config.state_dir), sysfs_root=config.sysfs_root, dev_root=config.dev_root
@@ -66,6 +139,32 @@ class AgentApp:
                     "failback.agent.v1.Disks", disks_pb2_grpc.add_DisksServicer_to_server, DisksServicer(self.discovery)
                 )
             )
+            self.targets = TargetRegistry(
+                PairStore(pairs_dir, Role.MASTER_TARGET.value),
+                resolve_target=self._resolve_target,
+                check_retention_dir=self._check_retention_dir,
+                on_change=self._pair_changed,
+                on_remove=self._pair_removed,
+            )
+            self.registry.register(TargetPairMetrics(self.targets))
+            self._replication = ReplicationServicer(self.targets, decode_threads=replication.decode_threads)
+            services += [
+                ServiceBinding(
+                    "failback.agent.v1.Replication",
+                    replication_pb2_grpc.add_ReplicationServicer_to_server,
+                    self._replication,
+                ),
+                ServiceBinding(
+                    "failback.agent.v1.TargetPairs",
+                    pairs_pb2_grpc.add_TargetPairsServicer_to_server,
+                    TargetPairsServicer(self.targets),
+                ),
+                ServiceBinding(
+                    "failback.agent.v1.RecoveryPoints",
+                    points_pb2_grpc.add_RecoveryPointsServicer_to_server,
+                    RecoveryPointsServicer(self.targets, self._retention_volumes),
+                ),
+            ]
         self.server = GrpcServer(
             listen=config.listen,
             tls=self.keeper.tls,
@@ -75,6 +174,52 @@ class AgentApp:
             services=services,
         )
 
+    # -- replication pairs -------------------------------------------------------------------------------------------
+
+    def _resolve_target(self, spec: TargetPairSpec) -> str:
+        if spec.path is not None:
+            if not self.config.replication.allow_path_targets:
+                raise InvalidPair(
+                    f"pair {spec.pair_id}: this agent does not accept target paths",
+                    remedy="name the target by its disk_id; paths are for labs and tests ([replication] "
+                    "allow_path_targets = true)",
+                )
+            if not os.path.exists(spec.path):
+                raise InvalidPair(f"pair {spec.pair_id}: the target {spec.path} does not exist")
+            return spec.path
+        assert spec.disk_id is not None
+        assert self.discovery is not None
+        return self.discovery.resolve(spec.disk_id).path
+
+    def _retention_volumes(self) -> RetentionVolumes:
+        targets = [pair.target_path for pair in (self.targets.pairs() if self.targets else []) if pair.target_path]
+        return RetentionVolumes(agent_paths=(str(self.config.state_dir), os.path.dirname(os.__file__)), targets=targets)
+
+    def _check_retention_dir(self, path: str) -> None:
+        if not self.config.replication.check_retention_volume:
+            return
+        volumes = self._retention_volumes()
+        real = os.path.realpath(path)
+        mounts = [report.mountpoint for report in volumes.reports()]
+        inside = [m for m in mounts if real == m or real.startswith(m.rstrip("/") + "/")]
+        if not inside:
+            raise InvalidPair(f"retention_dir {path} is on no mounted volume")
+        volumes.require(max(inside, key=len))
+
+    def _pair_changed(self, pair: TargetPair) -> None:
+        self.server.set_serving(pair.status().serving, pair_health_name(pair.spec.pair_id))
+
+    def _pair_removed(self, pair_id: str) -> None:
+        self.server.health.set(pair_health_name(pair_id), health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+
+    def _stop_pairs(self) -> None:
+        if self.sources is not None:
+            self.sources.close()
+        if self.targets is not None:
+            self.targets.close()
+        if self._replication is not None:
+            self._replication.close()
+
     def problems(self) -> list[str]:
         """Why the agent cannot do its job right now; empty when healthy."""
         found = []
@@ -82,6 +227,9 @@ class AgentApp:
             found.append(f"the certificate expired at {self.keeper.tls.not_after} and could not be renewed")
         if not os.access(self.config.state_dir, os.W_OK):
             found.append(f"the state directory {self.config.state_dir} is not writable")
+        for registry in (self.targets, self.sources):
+            if registry is not None:
+                found.extend(registry.problems)
         return found
 
     def status_report(self) -> StatusReport:
@@ -126,6 +274,15 @@ class AgentApp:
         self.keeper.start()
         self.heartbeat.start()
         identity = self.registration.identity
+        if self.targets is not None:
+            self.targets.start()
+        if self.sources is not None:
+            self.sources.start()
+
+        def on_stop() -> None:
+            self._stop_pairs()
+            self._stop_upkeep()
+
         try:
             return run_until_signalled(
                 [self.server],
@@ -135,7 +292,7 @@ class AgentApp:
                     f"{identity} serving on {self.server.bound} "
                     f"metrics {self.config.metrics_listen.host}:{metrics_port}"
                 ),
-                on_stop=self._stop_upkeep,
+                on_stop=on_stop,
                 stop=stop,
             )
         finally:

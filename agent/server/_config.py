@@ -23,6 +23,16 @@
     [controller]
     address = "controller.example:9440"     # optional: where the controller is now, if not where the agent
                                             # registered (it is still verified by its identity name, not its address)
+
+    [replication]
+    allow_path_targets = false              # master target: pairs may name their target disk by path (lab, tests)
+    check_retention_volume = true           # master target: a pair's retention_dir must be on an eligible volume
+    decode_threads = 2                      # master target: block decode/verify threads shared by all streams
+    bandwidth = 0                           # process server: bytes/s for all pairs together, shared fairly; 0: none
+    encode_threads = 2                      # process server: compression threads shared by all pairs
+    window_bytes = 33554432                 # process server: unacknowledged bytes in flight per pair
+    send_log = "index"                      # process server: "index" (read the source again after a reconnect)
+                                            # or "backlog" (keep every batch until acknowledged)
 """
 
 from __future__ import annotations
@@ -33,9 +43,20 @@ from typing import Any
 
 from failback.config import Address, Table, load_toml, parse_address
 
-__all__ = ["AgentConfig", "load_config", "parse_config"]
+__all__ = ["AgentConfig", "ReplicationConfig", "load_config", "parse_config"]
 
 DEFAULT_STATE_DIR = Path("/var/lib/failback-agent")
+
+
+@dataclass(frozen=True)
+class ReplicationConfig:
+    allow_path_targets: bool = False
+    check_retention_volume: bool = True
+    decode_threads: int = 2
+    bandwidth: int | None = None
+    encode_threads: int = 2
+    window_bytes: int = 32 << 20
+    send_log: str = "index"
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,7 @@ class AgentConfig:
     sysfs_root: Path | None = None
     dev_root: Path | None = None
     controller_address: str | None = None
+    replication: ReplicationConfig = ReplicationConfig()
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -83,6 +105,16 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
                     parse_address(controller_address, allow_zero_port=False)
                 except ValueError as exc:
                     raise controller.error("address", str(exc)) from exc
+        with root.table("replication") as table:
+            replication = ReplicationConfig(
+                allow_path_targets=table.boolean("allow_path_targets", False),
+                check_retention_volume=table.boolean("check_retention_volume", True),
+                decode_threads=table.integer("decode_threads", 2, minimum=1, maximum=64),
+                bandwidth=table.integer("bandwidth", 0, minimum=0, maximum=10**12) or None,
+                encode_threads=table.integer("encode_threads", 2, minimum=1, maximum=64),
+                window_bytes=table.integer("window_bytes", 32 << 20, minimum=1 << 20, maximum=1 << 30),
+                send_log=table.string("send_log", "index", choices=frozenset({"index", "backlog"})),
+            )
     return AgentConfig(
         state_dir=state_dir,
         listen=listen,
@@ -93,4 +125,5 @@ def parse_config(data: dict[str, Any], source: str) -> AgentConfig:
         sysfs_root=Path(sysfs_root) if sysfs_root else None,
         dev_root=Path(dev_root) if dev_root else None,
         controller_address=controller_address,
+        replication=replication,
     )

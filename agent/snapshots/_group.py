@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.dataplane import BandwidthLimiter, FileIO
+from agent.dataplane import BandwidthLimiter
+from agent.journal import IO
 from agent.snapshots._azure import AzureImages, ImageRef, VmInfo
 from agent.snapshots._config import PointMode, SnapshotPolicy
 from agent.snapshots._cursor import DONE, split_cursor
@@ -86,7 +87,7 @@ class SnapshotGroup:
         policy: SnapshotPolicy | None = None,
         snapshot_resource_group: str | None = None,
         clock: Callable[[], float] = time.time,
-        io: FileIO | None = None,
+        io: IO | None = None,
     ) -> None:
         if _GROUP_ID.fullmatch(group) is None:
             raise InvalidConfig(f"group id {group!r} must be 1-40 letters, digits, '_' or '-', starting alphanumeric")

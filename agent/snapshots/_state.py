@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.dataplane import FileIO
+from agent.journal import IO, OsIO
 from agent.snapshots._azure import ImageRef
 from agent.snapshots.errors import StateCorrupt
 
@@ -72,10 +72,10 @@ class PairRecord:
 class GroupState:
     """The state of group ``group`` in ``path`` (created empty when absent)."""
 
-    def __init__(self, path: str | os.PathLike[str], group: str, *, io: FileIO | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], group: str, *, io: IO | None = None) -> None:
         self.path = Path(path)
         self.group = group
-        self._io = io or FileIO()
+        self._io = io or OsIO()
         self.next_seq = 1
         self.points: dict[int, PointRecord] = {}
         self.pairs: dict[str, PairRecord] = {}
@@ -173,13 +173,13 @@ class GroupState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps(self._dump(), indent=1).encode()
         tmp = str(self.path) + ".tmp"
-        fd = self._io.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        handle = self._io.open(tmp, create=True, truncate=True)
         try:
             done = 0
             while done < len(data):
-                done += self._io.pwrite(fd, memoryview(data)[done:], done)
-            self._io.fsync(fd)
+                done += self._io.pwrite(handle, memoryview(data)[done:], done)
+            self._io.fsync(handle)
         finally:
-            self._io.close(fd)
+            self._io.close(handle)
         self._io.rename(tmp, str(self.path))
         self._io.fsync_dir(str(self.path.parent))

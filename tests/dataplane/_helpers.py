@@ -75,7 +75,7 @@ class FileReceiver:
             return
         if encoded.seq != self.watermark + 1:
             raise AssertionError(f"gap: batch {encoded.seq} after watermark {self.watermark}")
-        batch = decode_batch(encoded.seq, encoded.entries, self.size)
+        batch = decode_batch(encoded.seq, encoded.entries, self.size, generation=1)
         fd = os.open(self.target, os.O_WRONLY)
         try:
             for entry in batch.entries:

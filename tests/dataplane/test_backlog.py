@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.dataplane import BLOCK_SIZE, Backlog, Bookmark, BookmarkKind, EncodedBatch, FileIO, encode_block
+from agent.dataplane import BLOCK_SIZE, Backlog, Bookmark, BookmarkKind, EncodedBatch, encode_block
 from agent.dataplane.errors import (
     BacklogCorrupt,
     BacklogFailed,
@@ -18,6 +18,7 @@ from agent.dataplane.errors import (
     WatermarkAhead,
     WatermarkBehind,
 )
+from agent.journal import Handle, OsIO
 
 
 def batch(seq: int, blocks: int = 4) -> EncodedBatch:
@@ -172,20 +173,21 @@ def test_pending_counters_and_oldest_capture(tmp_path: Path):
         assert backlog.pending_bytes > 2 * 2 * BLOCK_SIZE
 
 
-class FailingIO(FileIO):
+class FailingIO(OsIO):
     def __init__(self) -> None:
+        super().__init__()
         self.fail = False
 
-    def writev(self, fd: int, buffers) -> int:
+    def writev(self, handle: Handle, buffers) -> int:
         if self.fail:
-            written = super().writev(fd, [memoryview(buffers[0])[:10]])  # a torn frame, then the error
+            written = super().writev(handle, [memoryview(buffers[0])[:10]])  # a torn frame, then the error
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) if written else AssertionError
-        return super().writev(fd, buffers)
+        return super().writev(handle, buffers)
 
-    def fdatasync(self, fd: int) -> None:
+    def fdatasync(self, handle: Handle) -> None:
         if self.fail:
             raise OSError(errno.EIO, os.strerror(errno.EIO))
-        super().fdatasync(fd)
+        super().fdatasync(handle)
 
 
 def test_after_a_failed_append_the_backlog_takes_nothing_until_reopened(tmp_path: Path):

@@ -109,8 +109,8 @@ def test_decoding_a_batch_returns_every_entry_in_order():
         encode_block(BLOCK_SIZE, os.urandom(BLOCK_SIZE)),
         Bookmark("app-1", BookmarkKind.APP, "vss", "g1", 12.5),
     ]
-    batch = decode_batch(4, entries, DISK)
-    assert batch.seq == 4
+    batch = decode_batch(4, entries, DISK, generation=3)
+    assert (batch.generation, batch.seq) == (3, 4)
     assert [type(e) for e in batch.entries] == [BlockWrite, BlockWrite, Bookmark]
 
 
@@ -118,26 +118,26 @@ def test_one_bad_block_rejects_the_whole_batch_naming_the_entry():
     good = encode_block(0, b"a" * BLOCK_SIZE)
     bad = EncodedBlock(BLOCK_SIZE, BLOCK_SIZE, b"b" * BLOCK_SIZE, good.digest, Codec.RAW)
     with pytest.raises(DigestMismatch, match="batch 9, entry 1"):
-        decode_batch(9, [good, bad, good], DISK)
+        decode_batch(9, [good, bad, good], DISK, generation=1)
 
 
 def test_declared_total_is_checked_before_anything_is_decoded():
     blocks = [EncodedBlock(i << 20, 1 << 20, b"", b"\0" * 32, Codec.ZERO) for i in range(17)]
     with pytest.raises(TooLarge):
-        decode_batch(1, blocks, DISK)
+        decode_batch(1, blocks, DISK, generation=1)
 
 
 @pytest.mark.parametrize("seq", [0, -1, 1.0, True])
 def test_sequence_numbers_must_be_positive_integers(seq):
     with pytest.raises(InvalidInput):
-        decode_batch(seq, [encode_block(0, bytes(BLOCK_SIZE))], DISK)
+        decode_batch(seq, [encode_block(0, bytes(BLOCK_SIZE))], DISK, generation=1)
 
 
 def test_empty_or_oversized_batches_are_invalid():
     with pytest.raises(InvalidInput):
-        decode_batch(1, [], DISK)
+        decode_batch(1, [], DISK, generation=1)
     with pytest.raises(TooLarge):
-        decode_batch(1, [bookmark(f"b{i}") for i in range(MAX_BATCH_ENTRIES + 1)], DISK)
+        decode_batch(1, [bookmark(f"b{i}") for i in range(MAX_BATCH_ENTRIES + 1)], DISK, generation=1)
 
 
 @pytest.mark.parametrize(
@@ -158,9 +158,17 @@ def test_empty_or_oversized_batches_are_invalid():
 )
 def test_bookmarks_outside_the_contract_are_invalid(bad: Bookmark):
     with pytest.raises(InvalidBookmark):
-        decode_batch(1, [bad], DISK)
+        decode_batch(1, [bad], DISK, generation=1)
 
 
 def test_batch_entries_of_another_type_are_invalid():
     with pytest.raises(InvalidInput):
-        decode_batch(1, [b"junk"], DISK)  # type: ignore[list-item]
+        decode_batch(1, [b"junk"], DISK, generation=1)  # type: ignore[list-item]
+
+
+def test_a_bookmark_without_source_time_is_valid_and_keeps_none_through_the_stored_form():
+    from agent.dataplane._wire import pack_bookmark, unpack_bookmark
+
+    mark = Bookmark("start-1", BookmarkKind.RESYNC_START)
+    assert decode_batch(1, [mark], DISK, generation=2).entries == (mark,)
+    assert unpack_bookmark(pack_bookmark(mark)) == mark

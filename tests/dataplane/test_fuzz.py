@@ -136,7 +136,7 @@ def test_a_batch_is_accepted_only_when_every_entry_is_valid(blocks, disk_size):
         else:
             valid.append(True)
     try:
-        batch = decode_batch(1, blocks, disk_size)
+        batch = decode_batch(1, blocks, disk_size, generation=1)
     except RejectedInput:
         assert not all(valid)
     else:

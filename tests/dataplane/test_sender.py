@@ -61,7 +61,16 @@ class ProcessServer:
         self, tmp: Path, tracker: Tracker, log_start: int, *, batch_bytes: int = 256 << 10, window_batches: int = 8
     ) -> None:
         self.scan = ScanSource(tmp / "source", DiskHasher(tmp / "target"), window=1 << 20, resync_id="resync-1")
-        self.source = ReprotectSource(self.scan, ChangeLogSource(tmp / "log"), log_start)
+        log = ChangeLogSource(tmp / "log")
+        saved = tmp / "resync-end"  # what a process server persists with the pair
+        self.source = ReprotectSource(
+            self.scan,
+            log,
+            log_start,
+            durable_position=log.durable_position,
+            resync_end=int(saved.read_text()) if saved.exists() else None,
+            on_resync_end=lambda end: saved.write_text(str(end)),
+        )
         self.backlog = Backlog(tmp / "backlog", pair="p1", generation=1, segment_bytes=256 << 10)
         self.encoder = BatchEncoder(threads=2)
         self.progress = ProgressRecorder("p1", 1)
@@ -126,8 +135,11 @@ def test_reprotect_converges_the_target_on_the_source(pair):
         server.sender.acknowledge(receiver.watermark)
         assert disk_digest(tmp / "target", SIZE) == disk_digest(tmp / "source", SIZE)
         kinds = [e.kind for b in receiver.batches for e in b.entries if hasattr(e, "kind")]
-        assert kinds.count(BookmarkKind.RESYNC_COMPLETE) == 1
-        assert kinds.index(BookmarkKind.RESYNC_COMPLETE) < kinds.index(BookmarkKind.CRASH)
+        # The writes made during the scan are replayed inside the resync window (between RESYNC_START and
+        # RESYNC_COMPLETE: their bookmarks are no points, the disk is a mix there); the later ones after it.
+        assert kinds.count(BookmarkKind.RESYNC_COMPLETE) == kinds.count(BookmarkKind.RESYNC_START) == 1
+        assert kinds.index(BookmarkKind.RESYNC_START) < kinds.index(BookmarkKind.CRASH)
+        assert kinds.index(BookmarkKind.RESYNC_COMPLETE) < len(kinds) - 1 - kinds[::-1].index(BookmarkKind.CRASH)
         snap = server.progress.snapshot()
         assert snap.plain_bytes_acknowledged == snap.plain_bytes_sent > 0
         assert (snap.backlog_batches, snap.lag_seconds) == (0, 0.0)
@@ -202,3 +214,60 @@ def test_a_window_smaller_than_the_sync_group_does_not_stall_the_sender(pair):
     finally:
         server.close()
     assert disk_digest(tmp / "target", SIZE) == disk_digest(tmp / "source", SIZE)
+
+
+class WritingDuringTheScan:
+    """The target's hashes, answered while the workload writes the source: before each window is compared, a few
+    writes land on blocks the scan already read and on blocks it has yet to read. ``snapshots`` maps the change log
+    position after each write to the source disk's content then."""
+
+    def __init__(self, hasher: DiskHasher, tracker: Tracker, disk: Path, snapshots: dict[int, bytes]) -> None:
+        self.hasher, self.tracker, self.disk, self.snapshots = hasher, tracker, disk, snapshots
+        self.rng = random.Random(6)
+
+    def hashes(self, extents, unit):
+        if unit == 64 << 10:
+            for _ in range(6):
+                offset = self.rng.randrange(SIZE // BLOCK_SIZE) * BLOCK_SIZE
+                end = self.tracker.write(offset, self.rng.randbytes(BLOCK_SIZE))
+                self.snapshots[end] = self.disk.read_bytes()
+        return self.hasher.hashes(extents, unit)
+
+
+def test_the_resync_complete_point_is_the_source_at_the_resync_end_though_the_disk_changed_during_the_scan(pair):
+    tmp, tracker = pair
+    snapshots: dict[int, bytes] = {}
+    remote = WritingDuringTheScan(DiskHasher(tmp / "target"), tracker, tmp / "source", snapshots)
+    scan = ScanSource(tmp / "source", remote, window=1 << 20, resync_id="resync-9")
+    log = ChangeLogSource(tmp / "log")
+    source = ReprotectSource(scan, log, tracker.end_position, durable_position=log.durable_position)
+    target = tmp / "target"
+    at_complete: list[bytes] = []
+
+    class Receiver(FileReceiver):
+        def receive(self, encoded: EncodedBatch) -> None:
+            super().receive(encoded)
+            if any(getattr(e, "kind", None) is BookmarkKind.RESYNC_COMPLETE for e in encoded.entries):
+                at_complete.append(target.read_bytes())
+
+    receiver = Receiver(target, SIZE)
+    with BatchEncoder(threads=2) as encoder, Backlog(tmp / "backlog", pair="p1", generation=1) as backlog:
+        sender = PairSender(
+            "p1",
+            source=source,
+            backlog=backlog,
+            encoder=encoder,
+            window=InflightWindow(),
+            progress=ProgressRecorder("p1", 1),
+            batch_bytes=128 << 10,
+            timeout=5.0,
+        )
+        link = Link(receiver)
+        link.sender = sender
+        sender.connect(0, link)
+        sender.pump(link)
+    scan.close()
+    assert len(snapshots) >= 6 * 8  # the disk changed under every window of the scan
+    assert source.resync_end is not None
+    assert at_complete == [snapshots[source.resync_end]], "the point is a mix of the scan and the log"
+    assert disk_digest(target, SIZE) == disk_digest(tmp / "source", SIZE)

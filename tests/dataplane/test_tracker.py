@@ -21,7 +21,6 @@ from agent.dataplane import (
     Bookmark,
     BookmarkKind,
     ChangeLogSource,
-    FileIO,
     SourceEntry,
     Tracker,
 )
@@ -34,6 +33,7 @@ from agent.dataplane.errors import (
     LogCorrupt,
     TrackerFailed,
 )
+from agent.journal import Buffer, Handle, OsIO
 
 from ._helpers import make_disk
 
@@ -117,13 +117,13 @@ def test_writes_outside_the_disk_or_unaligned_are_refused_and_change_nothing(tmp
 
 
 def test_concurrent_writers_share_fsyncs_and_keep_each_writers_order(tmp_path: Path, disk: Path):
-    class CountingIO(FileIO):
+    class CountingIO(OsIO):
         syncs = 0
 
-        def fdatasync(self, fd: int) -> None:
+        def fdatasync(self, handle: Handle) -> None:
             CountingIO.syncs += 1
             time.sleep(0.002)  # a slow device, so commits overlap
-            super().fdatasync(fd)
+            super().fdatasync(handle)
 
     with Tracker(disk, tmp_path / "log", io=CountingIO()) as tracker:
 
@@ -187,41 +187,35 @@ def test_damage_before_the_tail_is_log_corruption(tmp_path: Path, disk: Path):
         entries(tmp_path / "log")
 
 
-class FaultyIO(FileIO):
+class FaultyIO(OsIO):
     """Real I/O that fails the chosen call the chosen way."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.fail_fsync_after: int | None = None
         self.fail_disk_writes = False
         self.fail_appends_with: int | None = None
         self.short_writes = False
-        self.disk_fd: int | None = None
         self.fsyncs = 0
 
-    def open(self, path: str, flags: int, mode: int = 0o644) -> int:
-        fd = super().open(path, flags, mode)
-        if path.endswith("disk"):
-            self.disk_fd = fd
-        return fd
-
-    def fdatasync(self, fd: int) -> None:
+    def fdatasync(self, handle: Handle) -> None:
         self.fsyncs += 1
         if self.fail_fsync_after is not None and self.fsyncs > self.fail_fsync_after:
             raise OSError(errno.EIO, "Input/output error")
-        super().fdatasync(fd)
+        super().fdatasync(handle)
 
-    def writev(self, fd: int, buffers: Sequence[bytes | memoryview]) -> int:
+    def writev(self, handle: Handle, buffers: Sequence[Buffer]) -> int:
         if self.fail_appends_with is not None:
             raise OSError(self.fail_appends_with, os.strerror(self.fail_appends_with))
         if self.short_writes and sum(len(b) for b in buffers) > 1:
             first = memoryview(buffers[0]).cast("B")
-            return super().writev(fd, [first[: max(1, len(first) // 2)]])
-        return super().writev(fd, buffers)
+            return super().writev(handle, [first[: max(1, len(first) // 2)]])
+        return super().writev(handle, buffers)
 
-    def pwrite(self, fd: int, data: bytes | memoryview, offset: int) -> int:
-        if self.fail_disk_writes and fd == self.disk_fd:
+    def pwrite(self, handle: Handle, data: Buffer, offset: int) -> int:
+        if self.fail_disk_writes and handle.path.endswith("disk"):
             raise OSError(errno.EIO, "Input/output error")
-        return super().pwrite(fd, data, offset)
+        return super().pwrite(handle, data, offset)
 
 
 def test_failed_fsync_stops_acknowledging_until_reopened(tmp_path: Path, disk: Path):
