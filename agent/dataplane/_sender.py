@@ -160,6 +160,11 @@ class PairSender:
             count += 1
         return count
 
+    def interrupt(self) -> None:
+        """The stream broke: wake a :meth:`pump` waiting for window room (its next send then fails at once instead
+        of after the timeout)."""
+        self._window.reset()
+
     def acknowledge(self, watermark: int) -> None:
         """The receiver made every batch up to ``watermark`` durable."""
         self._window.acknowledge(watermark)

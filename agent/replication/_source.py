@@ -129,6 +129,10 @@ class _Stopped(Exception):
     """The pair is being stopped: leave the session and the retry loop."""
 
 
+class _Reconnect(Exception):
+    """An established session ended: connect again now."""
+
+
 class _RemoteProxy:
     """The master target's hashes through whichever session is current (a ScanSource outlives sessions)."""
 
@@ -200,6 +204,13 @@ class SourcePair:
     # -- life cycle ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        try:
+            self._open_send_log()  # now, so that the pair's phase and position are known before it connects
+        except FailbackError as exc:
+            self._failed = f"the pair's send state cannot be opened: {exc}"
+            self.progress.error(self._failed)
+            log.error("pair %s: %s", self.spec.pair_id, self._failed)
+            return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"send-{self.spec.pair_id}", daemon=True)
         self._thread.start()
@@ -253,8 +264,8 @@ class SourcePair:
                 policy.call(self._session, what=f"streaming pair {self.spec.pair_id}")
             except _Stopped:
                 return
-            except StreamBroken:
-                continue  # the policy's deadline passed: keep trying with a fresh backoff
+            except (StreamBroken, _Reconnect):
+                continue  # a session ended, or the policy's deadline passed: a fresh backoff
             except FailbackError as exc:
                 self._failed = f"{exc}"
                 self.progress.error(exc)
@@ -278,12 +289,14 @@ class SourcePair:
         channel = self._connector.channel(self.spec.master_target_address, self.spec.master_target)
         stream: StreamSession | None = None
         remote: GrpcRemoteHashes | None = None
+        acknowledged = self.progress.snapshot().acknowledged_seq
         try:
             stream = StreamSession(
                 channel,
                 self.spec.pair_id,
                 self.spec.generation,
                 on_ack=self._on_ack,
+                on_broken=self._stream_broken,
                 open_timeout=self._options.open_timeout,
             )
             remote = GrpcRemoteHashes(channel, self.spec.pair_id, self.spec.generation, disk_size=stream.disk_size)
@@ -297,14 +310,16 @@ class SourcePair:
             self._pump(sender, stream)
         except FATAL:
             raise
-        except BacklogFailed as exc:
-            self._release()  # reopened (and recovered) by the next session
-            raise self._broken(exc) from exc
-        except StreamBroken as exc:
-            self.progress.error(exc)
-            raise
         except (FailbackError, OSError) as exc:
-            raise self._broken(exc) from exc
+            if isinstance(exc, BacklogFailed):
+                self._release()  # reopened (and recovered) by the next session
+            broken = exc if isinstance(exc, StreamBroken) else StreamBroken(f"pair {self.spec.pair_id}: {exc}")
+            self.progress.error(broken)
+            if stream is not None and self.progress.snapshot().acknowledged_seq > acknowledged:
+                # The stream was up and moved data: reconnect at once, with the backoff starting afresh (the policy's
+                # attempts count sessions that got nowhere, not the sessions of a long-running pair).
+                raise _Reconnect from broken
+            raise broken from exc
         finally:
             with self._lock:
                 self._connected = False
@@ -314,11 +329,6 @@ class SourcePair:
             if remote is not None:
                 remote.close()
             channel.close()
-
-    def _broken(self, exc: BaseException) -> StreamBroken:
-        error = StreamBroken(f"pair {self.spec.pair_id}: {exc}")
-        self.progress.error(error)
-        return error
 
     def _pump(self, sender: PairSender, stream: StreamSession) -> None:
         """Send until stopped, or until a SCAN pair's pass is complete and acknowledged (then the stream closes)."""
@@ -364,16 +374,11 @@ class SourcePair:
             self._acknowledged = AcknowledgedPosition(self.spec.change_log_dir)
         else:
             self._source = self._scan
-        directory = os.path.join(self._work_dir, f"g{self.spec.generation}")
-        if self._options.send_log == "backlog":
-            self._send_log = Backlog(directory, pair=self.spec.pair_id, generation=self.spec.generation)
-        else:
-            self._send_log = SendIndex(directory, pair=self.spec.pair_id, generation=self.spec.generation)
         options = self._options
         self._sender = PairSender(
             self.spec.pair_id,
             source=self._source,
-            backlog=self._send_log,
+            backlog=self._open_send_log(),
             encoder=self._encoder,
             window=InflightWindow(max_bytes=options.window_bytes, max_batches=options.window_batches),
             progress=self.progress,
@@ -385,11 +390,29 @@ class SourcePair:
         )
         return self._sender
 
+    def _open_send_log(self) -> SendLog:
+        if self._send_log is None:
+            directory = os.path.join(self._work_dir, f"g{self.spec.generation}")
+            if self._options.send_log == "backlog":
+                self._send_log = Backlog(directory, pair=self.spec.pair_id, generation=self.spec.generation)
+            else:
+                self._send_log = SendIndex(directory, pair=self.spec.pair_id, generation=self.spec.generation)
+        return self._send_log
+
     def _resync_ended(self, end: int) -> None:
         """The scan read the whole disk: the change log up to ``end`` makes the target consistent (persisted, so a
         restart in the catch-up knows where the resync window closes)."""
         self.resync_end = end
         self._on_resync_end(end)
+
+    def _stream_broken(self, error: FailbackError) -> None:
+        """Report the loss at once (a silent partition is noticed by the keepalives, not by the sender's waits)."""
+        with self._lock:
+            self._connected = False
+        self.progress.error(error)
+        sender = self._sender
+        if sender is not None:
+            sender.interrupt()
 
     def _on_ack(self, watermark: int) -> None:
         sender = self._sender

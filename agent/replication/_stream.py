@@ -36,7 +36,8 @@ _PUT_SLICE = 0.5
 class StreamSession:
     """Open a stream for ``pair_id`` at ``generation`` on ``channel`` and wait (at most ``open_timeout`` seconds) for
     the master target's answer; :attr:`durable_seq` is its watermark. ``on_ack(watermark)`` runs on the reader
-    thread for every acknowledgement; an exception from it ends the stream with that error."""
+    thread for every acknowledgement; an exception from it ends the stream with that error. ``on_broken(error)``
+    runs once when the stream ends, whatever ended it."""
 
     def __init__(
         self,
@@ -45,10 +46,12 @@ class StreamSession:
         generation: int,
         *,
         on_ack: Callable[[int], None],
+        on_broken: Callable[[FailbackError], None] = lambda _error: None,
         open_timeout: float = 30.0,
     ) -> None:
         self.pair_id = pair_id
         self._on_ack = on_ack
+        self._on_broken = on_broken
         self._requests: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._broken: FailbackError | None = None
         self._lock = threading.Lock()
@@ -99,10 +102,13 @@ class StreamSession:
 
     def _break(self, error: FailbackError) -> None:
         with self._lock:
-            if self._broken is None:
+            first = self._broken is None
+            if first:
                 self._broken = error
                 log.info("%s", error)
         self._requests_closed()
+        if first:
+            self._on_broken(error)
 
     @property
     def broken(self) -> FailbackError | None:
