@@ -36,7 +36,7 @@ from controller.workflows.errors import NotEligible, WorkflowWaiting
 from failback.diskid import InvalidDiskId, normalize_disk_id
 from failback.retry import Policy
 
-__all__ = ["REPROTECT", "reprotect_job_type"]
+__all__ = ["REPROTECT", "policy_id", "reprotect_job_type"]
 
 REPROTECT = "failback.reprotect"
 _SYNC_RETRY = Policy(deadline=7 * 86400.0, initial=2.0, maximum=30.0, jitter=1.0)
@@ -432,7 +432,7 @@ def _asr_reprotect(deps: Deps, ctx: StepContext) -> dict[str, Any]:
                 master_target_id=mt_id,
                 process_server_id=ps_id,
                 retention_drive=plan.retention_volume,
-                policy_id=_policy_id(asr, plan.policy),
+                policy_id=policy_id(asr, plan.policy),
                 run_as_account_id=account,
                 datastore_name=datastore,
             )
@@ -451,7 +451,7 @@ def _asr_server(agent: Any, servers: Any) -> str:
     )
 
 
-def _policy_id(asr: Any, policy: str) -> str:
+def policy_id(asr: Any, policy: str) -> str:
     if policy.startswith("/"):
         return policy
     vault = asr.vault

@@ -46,6 +46,7 @@ _READY = 60.0
 _URL_WAIT = Policy(deadline=60.0, initial=0.02, maximum=0.2)
 _CLI_TIMEOUT = 120.0
 _FILLED = 0.6  # share of each source disk's MiB chunks that hold data; the rest stays zero (sparse)
+_BOOT_GROUPS = {"db01": 1, "app01": 2, "web01": 3}  # the database first, the web tier last
 
 
 def _quiet(_: str) -> None:
@@ -282,6 +283,9 @@ def _agents(layout: Layout, record: Record, progress: Progress) -> None:
         if role == "master-target":
             layout.retention.mkdir(parents=True)
             text += f'\n[discovery]\nsysfs_root = "{layout.guest}"\ndev_root = "{layout.guest / "dev"}"\n'
+            # The lab's retention "volume" is a directory of the lab, on whatever volume holds it (often the OS's):
+            # a real master target refuses that, so the lab says it knows.
+            text += "\n[replication]\ncheck_retention_volume = false\n"
         config.write_text(text)
         argv = [sys.executable, "-m", "agent", "serve", "--config", str(config)]
         status = _track(layout, record, start(layout, name, argv)).wait_ready(_READY)
@@ -373,12 +377,21 @@ def _plan(layout: Layout, record: Record) -> None:
         'role = "process-server"',
         f'address = "{ps["address"]}"',
     ]
-    for vm in record.vms:
+    for index, vm in enumerate(record.vms):
         disks = ", ".join(
             f'{{ id = "{d["disk_id"]}", source = "{d["source"]}", change_log = "{d["change_log"]}" }}'
             for d in vm["disks"]
         )
-        lines += ["", "[[vms]]", f'item = "{vm["name"]}"', 'location = "original"', f"disks = [{disks}]"]
+        lines += [
+            "",
+            "[[vms]]",
+            f'item = "{vm["name"]}"',
+            'location = "original"',
+            f"boot_group = {_BOOT_GROUPS.get(vm['name'], 1)}",
+            f"disks = [{disks}]",
+            # The address each VM had on-premises, restored by guest customisation before it boots.
+            f'ips = [{{ address = "10.10.5.{11 + index}", prefix = 24, gateways = ["10.10.5.1"] }}]',
+        ]
     layout.plan.write_text("\n".join(lines) + "\n")
 
 

@@ -222,7 +222,8 @@ def _wait_task(task: Any, what: str) -> Any:
 def create_vm(
     si: Any, name: str, disk_bytes: list[int], *, enable_uuid: bool, power_on: bool, guest: str = "otherLinux64Guest"
 ) -> VmFacts:
-    """A VM on the first host and datastore, with one PVSCSI controller holding ``disk_bytes`` as new thin disks."""
+    """A VM on the first host and datastore, with one PVSCSI controller holding ``disk_bytes`` as new thin disks and
+    one vmxnet3 NIC on the host's first network (guest customisation restores its static address at failback)."""
     content = si.RetrieveContent()
     datacenter = content.rootFolder.childEntity[0]
     compute = datacenter.hostFolder.childEntity[0]
@@ -241,6 +242,15 @@ def create_vm(
             key=-(unit + 1), controllerKey=1000, unitNumber=unit, capacityInKB=size // 1024, backing=backing
         )
         changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk))
+    network = compute.host[0].network[0] if compute.host[0].network else None
+    if network is not None:
+        nic = vim.vm.device.VirtualVmxnet3(
+            key=-100,
+            backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network.name, network=network),
+            connectable=vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, connected=False),
+            addressType="generated",
+        )
+        changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", device=nic))
     extra = [vim.option.OptionValue(key="disk.EnableUUID", value="TRUE")] if enable_uuid else []
     spec = vim.vm.ConfigSpec(
         name=name,

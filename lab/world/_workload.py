@@ -7,6 +7,11 @@ bookmark, and it appends one JSON line to ``bookmarks.jsonl`` with each disk's d
 that digest, whatever the replication did; the oracle never depends on the change log (which the process server may
 trim).
 
+The change log is trimmed here, by its writer, as the mobility service trims its own: after every bookmark the
+workload drops the log segments the process server reports as acknowledged by the master target (the ``acknowledged``
+file in the log directory, which the process server rewrites as acknowledgements arrive). The process server never
+deletes the writer's files; the writer never trims past what the master target has made durable.
+
 The VM's power state is the truth: when the endpoint's Azure VM stops (a planned failover shuts it down), the
 workload takes a last application-consistent bookmark (a clean shutdown), closes its trackers and writes nothing
 until the VM runs again. This module never writes a disk except through its tracker.
@@ -102,9 +107,11 @@ class Workload:
                 now = time.monotonic()
                 if now >= next_app:
                     self.bookmark(BookmarkKind.APP)
+                    self.trim()
                     next_app = now + self.settings.app_every
                 elif now >= next_crash:
                     self.bookmark(BookmarkKind.CRASH)
+                    self.trim()
                     next_crash = now + self.settings.crash_every
                 if self._log_bytes() >= self.settings.max_log_bytes:
                     if not paused_for_space:
@@ -144,6 +151,11 @@ class Workload:
             out.flush()
             os.fsync(out.fileno())
         return line
+
+    def trim(self) -> None:
+        """Drop the change log the master target has acknowledged (whole segments before that position)."""
+        for tracker in self._trackers:
+            tracker.trim_acknowledged()
 
     def _open(self) -> None:
         for disk in self.disks:
