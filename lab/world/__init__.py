@@ -4,6 +4,9 @@
 """
 
 from lab.vcsim import Model
+from lab.world._drill import DrillFailed, DrillSettings, run_drill
+from lab.world._drill_view import RichObserver
+from lab.world._drill_view import final_table as drill_table
 from lab.world._layout import LAB_VMS, MASTER_TARGET, PROCESS_SERVER, Layout, VmSpec, default_dir
 from lab.world._status import SCHEMA, status
 from lab.world._up import down, up
@@ -18,14 +21,19 @@ __all__ = [
     "MASTER_TARGET",
     "PROCESS_SERVER",
     "SCHEMA",
+    "DrillFailed",
+    "DrillSettings",
     "LabError",
     "LabExists",
     "LabNotFound",
     "LabStartError",
     "Layout",
+    "RichObserver",
     "VmSpec",
     "default_dir",
     "down",
+    "drill_table",
+    "run_drill",
     "status",
     "up",
 ]

@@ -35,9 +35,14 @@ from lab.azure import (
 from lab.world._layout import MASTER_TARGET, PROCESS_SERVER, Layout, Record
 from lab.world._workload import Workload, WorkloadDisk, WorkloadSettings
 
-__all__ = ["AzureSide", "build_estate", "lab_id"]
+__all__ = ["MULTI_VM_GROUP", "AzureSide", "build_estate", "lab_id"]
 
 _NAMESPACE = uuid.UUID("5b1f7a52-2f4e-4c1b-9a43-6c6162666c62")  # the lab's: ids are stable across labs
+_CONFIG_SERVER = "cs-lab"
+# The multi-VM consistency group the lab's "mobility service" stamps on its shared bookmarks. An operator names it
+# after the failback group, which the controller makes from the protection group (here the configuration server's
+# one container, which the endpoint names like its fabric) as "<group>_Failback", and registers the pairs under.
+MULTI_VM_GROUP = f"{_CONFIG_SERVER}_Failback"
 
 
 def lab_id(name: str) -> str:
@@ -70,7 +75,7 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     )
     fabric = Fabric(
         name=lab_id("config-server"),
-        friendly_name="cs-lab",
+        friendly_name=_CONFIG_SERVER,
         host_name="cs-lab.lab.local",
         ip_address="127.0.0.1",
         process_servers=[ps],
@@ -139,7 +144,15 @@ class AzureSide:
         for index, vm in enumerate(record.vms):
             disks = [WorkloadDisk(d["disk_id"], Path(d["source"]), Path(d["change_log"])) for d in vm["disks"]]
             self.workloads.append(
-                Workload(vm["name"], disks, layout.bookmarks(vm["name"]), self._runs(vm["name"]), settings, seed=index)
+                Workload(
+                    vm["name"],
+                    disks,
+                    layout.bookmarks(vm["name"]),
+                    self._runs(vm["name"]),
+                    settings,
+                    seed=index,
+                    group=MULTI_VM_GROUP,
+                )
             )
 
     def _runs(self, name: str) -> Any:
