@@ -15,6 +15,7 @@ looking never takes the lock a starting tracker needs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.dataplane._changelog import ChangeLogSource, list_segments, read_durable
@@ -57,13 +58,22 @@ def writer_active(log_dir: str | os.PathLike[str], *, proc_locks: str = "/proc/l
         raise ChangeLogError(f"cannot tell whether a tracker writes {os.fspath(log_dir)}: {exc}") from exc
 
 
-def digest_at_end(source: str, log_dir: str) -> SourceDigest:
-    """The digest of ``source`` as it is at the end of its change log, with no tracker writing it (else
-    :class:`SourceNotQuiescent`): what a failover to latest holds once everything is drained."""
+def digest_at_end(source: str, log_dir: str, *, acknowledged: Callable[[], int]) -> SourceDigest:
+    """The digest of ``source`` as it is at the end of its change log: what a failover to latest holds once the
+    master target has acknowledged the whole log (``acknowledged()``, a log position) and no tracker writes it; else
+    :class:`SourceNotQuiescent` (the source holds writes the master target does not)."""
     lock = _lock(log_dir)
     try:
+        end = read_durable(log_dir)
+        held = acknowledged()
+        if held < end:
+            raise SourceNotQuiescent(
+                f"the master target has acknowledged the change log of {source} up to {held}, not its end {end}: "
+                "the source holds writes the master target does not",
+                remedy="drain first (a planned failover does), or attest against a bookmark",
+            )
         size = _size(source)
-        return SourceDigest(None, read_durable(log_dir), disk_digest(source, size), size)
+        return SourceDigest(None, end, disk_digest(source, size), size)
     finally:
         os.close(lock)
 

@@ -506,7 +506,9 @@ class SourcePair:
         """The source disk's digest at a bookmark (the newest if None), or at the end of its change log: see
         agent.dataplane.digest_at_bookmark and digest_at_end."""
         if at_end:
-            return digest_at_end(self.spec.source_path, self._log_dir())
+            return digest_at_end(
+                self.spec.source_path, self._log_dir(), acknowledged=lambda: self.status().log_acknowledged
+            )
         return digest_at_bookmark(self.spec.source_path, self._log_dir(), bookmark_id)
 
 

@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.add_argument("--dir", type=Path, default=None, help="the lab's directory (default: see 'lab --help')")
         add_output_argument(parser)
         parser.set_defaults(handler=handler)
+        if name == "up":
+            parser.add_argument(
+                "--physical", action="store_true", help="also a physical server, which fails back as a new VM"
+            )
     drill = actions.add_parser("drill", help="the whole failback on the lab, checked against its oracle")
     drill.add_argument("--dir", type=Path, default=None, help="the lab's directory (default: see 'lab --help')")
     drill.add_argument(
@@ -60,7 +64,7 @@ def _up(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
 
-    up(layout, progress=progress)
+    up(layout, progress=progress, physical=args.physical)
     document = status(layout)
     if args.output == "json":
         emit(args, document, [], [])
@@ -143,15 +147,17 @@ def _print_status(args: argparse.Namespace, document: dict[str, Any]) -> None:
     rows = []
     for vm in document["vms"]:
         last = next((b for b in reversed(vm["bookmarks"]) if b["kind"] == "app"), None)
-        for source, onprem in zip(vm["azure"]["disks"], vm["onprem"]["disks"], strict=True):
+        # A physical server has no on-premises disk until failback makes its new VM.
+        onprem_disks = vm["onprem"]["disks"] or [None] * len(vm["azure"]["disks"])
+        for source, onprem in zip(vm["azure"]["disks"], onprem_disks, strict=True):
             rows.append(
                 [
                     vm["name"],
                     source["disk_id"],
                     human_bytes(source["size_bytes"]),
                     source["path"],
-                    onprem["path"],
-                    onprem["attached_to"] or "-",
+                    onprem["path"] if onprem else "(physical: a new VM at failback)",
+                    (onprem["attached_to"] if onprem else None) or "-",
                     last["tag"] if last else "-",
                 ]
             )

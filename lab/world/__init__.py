@@ -8,6 +8,7 @@ from lab.world._drill import DrillFailed, DrillSettings, run_drill
 from lab.world._drill_view import RichObserver
 from lab.world._drill_view import final_table as drill_table
 from lab.world._layout import LAB_VMS, MASTER_TARGET, PROCESS_SERVER, Layout, VmSpec, default_dir
+from lab.world._restart import controller_proc, restart_controller, wait_controller_gone
 from lab.world._status import SCHEMA, status
 from lab.world._up import down, up
 from lab.world.errors import LabError, LabExists, LabNotFound, LabStartError
@@ -30,10 +31,13 @@ __all__ = [
     "Layout",
     "RichObserver",
     "VmSpec",
+    "controller_proc",
     "default_dir",
     "down",
     "drill_table",
+    "restart_controller",
     "run_drill",
     "status",
     "up",
+    "wait_controller_gone",
 ]

@@ -25,7 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LAB_VMS", "MASTER_TARGET", "MIB", "PROCESS_SERVER", "Layout", "VmSpec", "default_dir", "read_record"]
+__all__ = [
+    "LAB_VMS",
+    "MASTER_TARGET",
+    "MIB",
+    "PHYSICAL_SERVER",
+    "PROCESS_SERVER",
+    "Layout",
+    "VmSpec",
+    "default_dir",
+    "read_record",
+]
 
 MIB = 1 << 20
 
@@ -42,6 +52,9 @@ LAB_VMS: tuple[VmSpec, ...] = (
     VmSpec("app01", (64 * MIB,)),
     VmSpec("db01", (96 * MIB,)),
 )
+# With ``lab up --physical``: a physical Linux server that was failed over to Azure too. It has no VM on-premises
+# and its disks no VMDK UUIDs, so it fails back as a new VM (alternate location, full initial sync).
+PHYSICAL_SERVER = VmSpec("phys01", (32 * MIB,))
 MASTER_TARGET = VmSpec("mt-lab", (16 * MIB,))  # its OS disk; replicated disks are attached by the workflows
 PROCESS_SERVER = "ps-lab"
 

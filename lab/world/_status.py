@@ -12,10 +12,10 @@ The document (``--output json``), schema 1; keys are only ever added::
                              "client_id", "secret_file"},
                    "controller": {"api", "registration"},
                    "agents": {name: {"role", "address", "config"}}},
-     "vms": [{"name": str,
+     "vms": [{"name": str, "physical": bool,                  # a physical server has no on-premises disks
               "azure": {"power_state": str | null, "protection_state": str | null,
                         "disks": [{"disk_id", "path", "size_bytes", "change_log"}]},
-              "onprem": {"instance_uuid": str, "power_state": str | null,
+              "onprem": {"instance_uuid": str | null, "power_state": str | null,
                          "disks": [{"disk_id", "vmdk", "path", "size_bytes", "attached_to": str | null,
                                     "replication": null | {"pair_id", "generation", "state", "group": str | null,
                                                            "journal": str,
@@ -109,7 +109,7 @@ def status(layout: Layout) -> dict[str, Any]:
         name = vm["name"]
         now = (live or {}).get(name)
         onprem_disks = []
-        for disk in vm["disks"]:
+        for disk in [] if vm.get("physical") else vm["disks"]:
             owner, where = owners.get(disk["disk_id"].lower(), (None, None))
             onprem_disks.append(
                 {
@@ -124,6 +124,7 @@ def status(layout: Layout) -> dict[str, Any]:
         vms.append(
             {
                 "name": name,
+                "physical": bool(vm.get("physical")),
                 "azure": {
                     "power_state": azure_state.get("vms", {}).get(name),
                     "protection_state": azure_state.get("items", {}).get(name),

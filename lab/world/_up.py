@@ -34,7 +34,16 @@ from typing import Any
 from failback.config import parse_address
 from failback.retry import Policy
 from lab.vcsim import build
-from lab.world._layout import LAB_VMS, MASTER_TARGET, MIB, PROCESS_SERVER, Layout, Record, read_record
+from lab.world._layout import (
+    LAB_VMS,
+    MASTER_TARGET,
+    MIB,
+    PHYSICAL_SERVER,
+    PROCESS_SERVER,
+    Layout,
+    Record,
+    read_record,
+)
 from lab.world._procs import Proc, Starting, alive, python_env, start, stop
 from lab.world._vsphere import connect, create_vm, datastore_urls, extent_path
 from lab.world.errors import LabError, LabExists, LabNotFound
@@ -46,15 +55,16 @@ _READY = 60.0
 _URL_WAIT = Policy(deadline=60.0, initial=0.02, maximum=0.2)
 _CLI_TIMEOUT = 120.0
 _FILLED = 0.6  # share of each source disk's MiB chunks that hold data; the rest stays zero (sparse)
-_BOOT_GROUPS = {"db01": 1, "app01": 2, "web01": 3}  # the database first, the web tier last
+_BOOT_GROUPS = {"db01": 1, "app01": 2, "web01": 3, PHYSICAL_SERVER.name: 2}  # the database first, web last
 
 
 def _quiet(_: str) -> None:
     return None
 
 
-def up(layout: Layout, *, progress: Progress = _quiet) -> Record:
-    """Bring a lab up in ``layout.root``; refuses a directory that already holds one."""
+def up(layout: Layout, *, progress: Progress = _quiet, physical: bool = False) -> Record:
+    """Bring a lab up in ``layout.root``; refuses a directory that already holds one. ``physical`` adds a physical
+    server (``PHYSICAL_SERVER``) failed over to Azure, which fails back as a new VM."""
     if layout.record.exists():
         raise LabExists(
             f"a lab is already in {layout.root}", remedy="run 'failbackctl lab down' first, or use another --dir"
@@ -67,6 +77,8 @@ def up(layout: Layout, *, progress: Progress = _quiet) -> Record:
     try:
         _simulator(layout, record, progress)
         _vms_and_disks(layout, record, progress)
+        if physical:
+            _physical_server(layout, record, progress)
         _controller(layout, record, progress)
         _shim(layout, record, progress)
         _agents(layout, record, progress)
@@ -165,6 +177,28 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
         f"VMs in the simulator: {MASTER_TARGET.name} (master target) and "
         f"{', '.join(s.name for s in LAB_VMS)}, their VMDKs holding the data as it was at the failover"
     )
+
+
+def _physical_server(layout: Layout, record: Record, progress: Progress) -> None:
+    """Its disks exist only in Azure (and are named as the server's OS named them): nothing on-premises holds them."""
+    disks = []
+    for unit, size in enumerate(PHYSICAL_SERVER.disk_bytes):
+        disk_id = f"{PHYSICAL_SERVER.name}-sd{chr(ord('a') + unit)}"
+        source = layout.source_disk(PHYSICAL_SERVER.name, disk_id)
+        _fill(source, size, seed=1000 + unit)
+        disks.append(
+            {
+                "disk_id": disk_id,
+                "file_name": None,
+                "size_bytes": size,
+                "source": str(source),
+                "change_log": str(layout.change_log(PHYSICAL_SERVER.name, disk_id)),
+                "onprem_file": None,
+            }
+        )
+    record.vms.append({"name": PHYSICAL_SERVER.name, "instance_uuid": None, "physical": True, "disks": disks})
+    record.save(layout)
+    progress(f"physical server {PHYSICAL_SERVER.name}: its disks exist only in Azure (it fails back as a new VM)")
 
 
 def _fill(path: Path, size: int, *, seed: int) -> None:
@@ -386,7 +420,7 @@ def _plan(layout: Layout, record: Record) -> None:
             "",
             "[[vms]]",
             f'item = "{vm["name"]}"',
-            'location = "original"',
+            'location = "auto"' if vm.get("physical") else 'location = "original"',
             f"boot_group = {_BOOT_GROUPS.get(vm['name'], 1)}",
             f"disks = [{disks}]",
             # The address each VM had on-premises, restored by guest customisation before it boots.
