@@ -3,13 +3,15 @@ sources, the change tracker, batching, the on-disk backlog and flow control.
 
 Receiver (master target)::
 
-    batch = decode_batch(seq, entries, disk_size)      # all-or-nothing; InvalidInput / CorruptData, no I/O
+    batch = decode_batch(seq, entries, disk_size, generation=g)  # all-or-nothing; InvalidInput / CorruptData, no I/O
 
 Sender (process server)::
 
-    source = ReprotectSource(ScanSource(disk, remote_hashes), ChangeLogSource(log_dir), log_start)
-    sender = PairSender(pair, source=source, backlog=Backlog(...), encoder=BatchEncoder(), window=InflightWindow(),
-                        progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
+    log = ChangeLogSource(log_dir)
+    source = ReprotectSource(ScanSource(disk, remote_hashes), log, log_start, durable_position=log.durable_position,
+                             resync_end=saved_end, on_resync_end=save_end)
+    sender = PairSender(pair, source=source, backlog=SendIndex(...) or Backlog(...), encoder=BatchEncoder(),
+                        window=InflightWindow(), progress=ProgressRecorder(pair, generation), limiter=shared_limiter)
     sender.connect(receiver_watermark, transport); sender.pump(transport)   # acks: sender.acknowledge(watermark)
 
 This package never imports gRPC or protobuf; the stream servicer and client translate to and from these types. The

@@ -4,16 +4,19 @@ Two-level compare (DRBD's csums-alg, rsync with a fixed block size): for each wi
 hashes are compared with the remote's; inside the chunks that differ, 4 KiB block hashes find the blocks to send.
 A remote chunk whose hash is that of zeros needs no second round trip: its blocks differ exactly where the source's
 are not zero, which is how an initial sync onto an empty disk sends only the non-zero data. The pass ends with a
-RESYNC_COMPLETE bookmark. The scan never writes, and it keeps one window buffer for the whole pass.
+RESYNC_COMPLETE bookmark. The scan never writes; it keeps two window buffers for the whole pass, so that one
+window's second round trip overlaps the reading and hashing of the next.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import blake3
@@ -27,6 +30,19 @@ from agent.dataplane.errors import InvalidInput, SourceError
 __all__ = ["DiskReader", "ScanSource"]
 
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
+
+
+@dataclass(slots=True)
+class _Compared:
+    """One window after the first round: its chunk hashes, the chunks that differ, those whose 4 KiB hashes were
+    asked for (``blocks``, answered in the background) and the rest (the remote chunk is all zeros)."""
+
+    window: memoryview
+    base: int
+    local: list[bytes]
+    differing: list[int]
+    asked: set[int]
+    blocks: concurrent.futures.Future[Sequence[bytes]] | None
 
 
 class DiskReader(Protocol):
@@ -56,6 +72,7 @@ class ScanSource:
     ) -> None:
         if window <= 0 or window % CHUNK_SIZE:
             raise ValueError(f"the scan window must be a positive multiple of {CHUNK_SIZE}")
+        self._asker: concurrent.futures.ThreadPoolExecutor | None = None
         if isinstance(source, str | os.PathLike | int):
             self._fd, self._owned = open_disk(source)
             self.size = size if size is not None else os.lseek(self._fd, 0, os.SEEK_END)
@@ -68,7 +85,8 @@ class ScanSource:
             self.close()
             raise SourceError(f"the source disk is {self.size} bytes, not a multiple of {BLOCK_SIZE}")
         self._remote = remote
-        self._buffer = bytearray(window)
+        # Two windows: while the 4 KiB hashes of one are asked from the remote, the next one is read and hashed.
+        self._buffers = (bytearray(window), bytearray(window))
         self._clock = clock
         self.resync_id = resync_id or f"resync-{uuid.uuid4().hex}"
         self.scanned = 0
@@ -89,21 +107,28 @@ class ScanSource:
             return
         position = cursor - cursor % CHUNK_SIZE
         self.scanned = cursor
-        view = memoryview(self._buffer)
+        views = [memoryview(buffer) for buffer in self._buffers]
+        previous: _Compared | None = None
+        turn = 0
         while position < self.size:
+            view = views[turn]
             end = min(position + len(view), self.size)
             window = view[: end - position]
             self._read(window, position)
-            for entry in self._window_changes(window, position):
-                if entry.offset + entry.length <= cursor:
-                    continue
-                yield SourceEntry(entry, entry.offset + entry.length, self._clock())
-            position = self.scanned = end
+            compared = self._compare_window(window, position)
+            if previous is not None:
+                yield from self._entries(previous, cursor)
+            previous, turn = compared, 1 - turn
+            position = end
+        if previous is not None:
+            yield from self._entries(previous, cursor)
         now = self._clock()
         complete = Bookmark(self.resync_id, BookmarkKind.RESYNC_COMPLETE, None, None, now)
         yield SourceEntry(complete, self.done_cursor, now)
 
-    def _window_changes(self, window: memoryview, base: int) -> Iterator[BlockWrite]:
+    def _compare_window(self, window: memoryview, base: int) -> _Compared:
+        """First round for one window (64 KiB chunk hashes); the second round's request (4 KiB hashes inside the
+        chunks that differ) is sent off and answered while the caller goes on with the next window."""
         size = len(window)
         local = [blake3.blake3(window[i : i + CHUNK_SIZE]).digest() for i in range(0, size, CHUNK_SIZE)]
         remote = self._remote.hashes([Extent(base, size)], CHUNK_SIZE)
@@ -112,15 +137,30 @@ class ScanSource:
         differing = [i for i, digest in enumerate(local) if digest != remote[i]]
         ask = [i for i in differing if remote[i] != zero_digest(min(CHUNK_SIZE, size - i * CHUNK_SIZE))]
         extents = [Extent(base + i * CHUNK_SIZE, min(CHUNK_SIZE, size - i * CHUNK_SIZE)) for i in ask]
-        remote_blocks = iter(self._remote.hashes(extents, BLOCK_SIZE) if extents else [])
-        asked = set(ask)
-        for i in differing:
+        blocks: concurrent.futures.Future[Sequence[bytes]] | None = None
+        if extents:
+            if self._asker is None:
+                self._asker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scan-ask")
+            blocks = self._asker.submit(self._remote.hashes, extents, BLOCK_SIZE)
+        return _Compared(window, base, local, differing, set(ask), blocks)
+
+    def _entries(self, compared: _Compared, cursor: int) -> Iterator[SourceEntry]:
+        for entry in self._window_changes(compared):
+            if entry.offset + entry.length <= cursor:
+                continue
+            yield SourceEntry(entry, entry.offset + entry.length, self._clock())
+        self.scanned = compared.base + len(compared.window)
+
+    def _window_changes(self, compared: _Compared) -> Iterator[BlockWrite]:
+        window, base, size = compared.window, compared.base, len(compared.window)
+        remote_blocks = iter(compared.blocks.result() if compared.blocks is not None else [])
+        for i in compared.differing:
             start = i * CHUNK_SIZE
             chunk = window[start : min(start + CHUNK_SIZE, size)]
-            if i in asked:
-                yield from self._compare_blocks(chunk, base + start, local[i], remote_blocks)
+            if i in compared.asked:
+                yield from self._compare_blocks(chunk, base + start, compared.local[i], remote_blocks)
             else:
-                yield from self._nonzero_blocks(chunk, base + start, local[i])
+                yield from self._nonzero_blocks(chunk, base + start, compared.local[i])
 
     def _compare_blocks(
         self, chunk: memoryview, offset: int, chunk_digest: bytes, remote_blocks: Iterator[bytes]
@@ -153,6 +193,9 @@ class ScanSource:
             yield BlockWrite(offset + run * BLOCK_SIZE, data, digest)
 
     def close(self) -> None:
+        if self._asker is not None:
+            self._asker.shutdown(wait=True, cancel_futures=True)
+            self._asker = None
         if self._owned:
             os.close(self._fd)
             self._owned = False

@@ -16,9 +16,10 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Protocol
 
-from agent.dataplane._batch import BatchEncoder, Batcher
+from agent.dataplane._batch import BatchEncoder, Batcher, PendingBatch
 from agent.dataplane._limiter import Limiter
 from agent.dataplane._progress import ProgressRecorder
 from agent.dataplane._source import ChangeSource
@@ -129,9 +130,7 @@ class PairSender:
             cursor, first_seq = self._backlog.resume_cursor, self._backlog.next_seq
         batcher = Batcher(first_seq=first_seq, target_bytes=self._batch_bytes)
         sent = self._flush(transport)  # left over by a pump that failed after appending
-        batches = _ReadAhead(
-            self._encoder.encode_all(batcher.cut(self._source.changes(cursor))), self._read_ahead, self.pair
-        )
+        batches = _ReadAhead(batcher.cut(self._source.changes(cursor)), self._encoder, self._read_ahead, self.pair)
         try:
             for batch in batches:
                 self.progress.queued(batch)
@@ -188,11 +187,15 @@ _END = object()
 
 
 class _ReadAhead:
-    """Iterate ``source`` on its own thread, at most ``depth`` items ahead of the consumer. An exception in the
-    source is raised to the consumer; :meth:`close` stops the thread (and closes the source) early."""
+    """Cut ``source`` into batches on a thread of its own and hand each to ``encoder`` at once, at most ``depth``
+    batches ahead of the consumer, which gets them encoded and in order. A batch is delivered as soon as it is
+    encoded, however long the source takes to yield the next one (a resync finds changed blocks far apart). An
+    exception in the source or the encoder is raised to the consumer; :meth:`close` stops the thread (and closes the
+    source) early."""
 
-    def __init__(self, source: Iterator[EncodedBatch], depth: int, name: str) -> None:
+    def __init__(self, source: Iterator[PendingBatch], encoder: BatchEncoder, depth: int, name: str) -> None:
         self._source = source
+        self._encoder = encoder
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"read-{name}", daemon=True)
@@ -209,8 +212,8 @@ class _ReadAhead:
 
     def _run(self) -> None:
         try:
-            for item in self._source:
-                if not self._put(item):
+            for pending in self._source:
+                if not self._put(self._encoder.submit(pending)):
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             self._put(_Failure(exc))
@@ -228,8 +231,8 @@ class _ReadAhead:
                 return
             if isinstance(item, _Failure):
                 raise item.error
-            assert isinstance(item, EncodedBatch)
-            yield item
+            assert isinstance(item, Future)
+            yield item.result()
 
     def close(self) -> None:
         self._stop.set()

@@ -298,6 +298,12 @@ class PairJournal:
         return self.state.applied_seq
 
     @property
+    def pending(self) -> bool:
+        """Whether durable batches wait to be applied (the target does not show them yet)."""
+        with self._pending_lock:
+            return bool(self._pending)
+
+    @property
     def pair_state(self) -> PairState:
         if self.state.committed:
             return PairState.COMMITTED

@@ -42,6 +42,8 @@ class GrpcRemoteHashes:
 
     def hashes(self, extents: Sequence[Extent], unit: int) -> list[bytes]:
         key: _Key = (tuple((e.offset, e.length) for e in extents), unit)
+        if unit != CHUNK_SIZE:
+            return self._call(key)  # the 4 KiB round inside a window: the next window's prefetch stays in flight
         prefetched, self._prefetched = self._prefetched, None
         if prefetched is not None and prefetched[0] == key:
             result = prefetched[1].result()
@@ -49,7 +51,7 @@ class GrpcRemoteHashes:
             if prefetched is not None:
                 prefetched[1].cancel()
             result = self._call(key)
-        if unit == CHUNK_SIZE and len(extents) == 1:
+        if len(extents) == 1:
             start = extents[0].offset + extents[0].length
             if start < self._disk_size:
                 after: _Key = (((start, min(extents[0].length, self._disk_size - start)),), unit)

@@ -104,6 +104,7 @@ class TargetPair:
         self._on_change = on_change
         self._clock = clock
         self._lock = threading.RLock()
+        self._hasher_lock = threading.Lock()
         self.journal: PairJournal | None = None
         self._hasher: DiskHasher | None = None
         self._open_error: str | None = None
@@ -146,7 +147,7 @@ class TargetPair:
 
     def close(self) -> None:
         """Fence every stream and close the journal (and the hasher)."""
-        with self._lock:
+        with self._lock, self._hasher_lock:
             self._session += 1
             if self._hasher is not None:
                 self._hasher.close()
@@ -295,13 +296,16 @@ class TargetPair:
     # -- reading the target ----------------------------------------------------------------------------------------
 
     def hashes(self, sender: Identity, generation: int, extents: list[Extent], unit: int) -> list[bytes]:
-        """Resync hashes of the target as the journal holds it (durable batches are applied first)."""
-        with self._lock:
-            journal = self.check_sender(sender, generation, "a hash request")
+        """Resync hashes of the target as the journal holds it (durable batches are applied first).
+
+        Not under the pair's lock: an append holding it for its flushes must not delay the scan's round trips; the
+        checks read the pair as it is now, and a reprotect that replaces the journal fences the stream anyway."""
+        journal = self.check_sender(sender, generation, "a hash request")
+        with self._hasher_lock:
             if self._hasher is None:
                 self._hasher = DiskHasher(journal.target.path, self.spec.disk_size)
             hasher = self._hasher
-        if journal.applied_seq < journal.durable_seq:
+        if journal.pending:
             journal.apply_pending()
         return hasher.hashes(extents, unit)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import threading
+import time
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -105,6 +107,7 @@ class AgentApp:
         self.targets: TargetRegistry | None = None
         self.sources: SourceRegistry | None = None
         self._replication: ReplicationServicer | None = None
+        self._throughput_sample: tuple[float, int] | None = None
         replication = config.replication
         pairs_dir = config.state_dir / "pairs"
         if self.registration.identity.role is Role.PROCESS_SERVER:
@@ -233,11 +236,20 @@ class AgentApp:
         return found
 
     def status_report(self) -> StatusReport:
-        """What the heartbeat tells the controller. Retention and backlog figures come with the data path."""
+        """What the heartbeat tells the controller: disk slots and retention volumes (master target), backlog,
+        throughput and pairs (process server)."""
         problems = self.problems()
         if self.discovery is None:
-            return StatusReport(problems, process_server=agents_pb2.ProcessServerCapacity())
+            return StatusReport(problems, process_server=self._sender_capacity())
         capacity = agents_pb2.MasterTargetCapacity()
+        if self.targets is not None:
+            for directory in sorted({pair.spec.retention_dir for pair in self.targets.pairs()}):
+                try:
+                    usage = shutil.disk_usage(directory)
+                except OSError as exc:
+                    problems.append(f"retention directory {directory}: {exc.strerror}")
+                    continue
+                capacity.retention_volumes.add(path=directory, capacity_bytes=usage.total, free_bytes=usage.free)
         try:
             slots = self.discovery.list_disks().capacity()
         except DiscoveryError as exc:
@@ -246,6 +258,20 @@ class AgentApp:
             capacity.attached_disks = slots.attached
             capacity.disk_limit = slots.limit
         return StatusReport(problems, master_target=capacity)
+
+    def _sender_capacity(self) -> agents_pb2.ProcessServerCapacity:
+        capacity = agents_pb2.ProcessServerCapacity()
+        if self.sources is None:
+            return capacity
+        statuses = [pair.status() for pair in self.sources.pairs()]
+        acknowledged = sum(status.progress.plain_bytes_acknowledged for status in statuses)
+        now = time.monotonic()
+        previous, self._throughput_sample = self._throughput_sample, (now, acknowledged)
+        if previous is not None and now > previous[0] and acknowledged >= previous[1]:
+            capacity.throughput_bytes_per_second = int((acknowledged - previous[1]) / (now - previous[0]))
+        capacity.backlog_bytes = sum(status.progress.backlog_bytes for status in statuses)
+        capacity.replicating_disks = len(statuses)
+        return capacity
 
     def _update_disk_metrics(self) -> None:
         if self.discovery is None:

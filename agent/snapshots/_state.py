@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.journal import IO, OsIO
+from agent.journal import IO, OsIO, write_all
 from agent.snapshots._azure import ImageRef
 from agent.snapshots.errors import StateCorrupt
 
@@ -175,9 +175,7 @@ class GroupState:
         tmp = str(self.path) + ".tmp"
         handle = self._io.open(tmp, create=True, truncate=True)
         try:
-            done = 0
-            while done < len(data):
-                done += self._io.pwrite(handle, memoryview(data)[done:], done)
+            write_all(self._io, handle, data, 0)
             self._io.fsync(handle)
         finally:
             self._io.close(handle)

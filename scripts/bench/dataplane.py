@@ -14,7 +14,9 @@ resync of two empty disks, a change log the tracker filled beforehand is streame
 keeps before-images (undo) for recovery points.
 
 Baseline (same run): 1 MiB messages of random bytes over a bare gRPC client stream between the same two identities,
-to a server process that only counts them. MB = 10^6 source bytes. Prints one JSON line.
+to a server process that only counts them (its CPU, both ends, per GB moved: ``baseline_cpu_s_per_gb``). Where the
+CPU goes: ``stage_cpu_s_per_gb``, each stage run alone in the benchmark's process over 256 MiB of the same kind of
+data (scripts/bench/_stages.py). MB = 10^6 source bytes. Prints one JSON line.
 
     python scripts/bench/dataplane.py [--size-mib 2048] [--source scan|log] [--send-log index|backlog] [--dir /var/tmp]
 """
@@ -32,8 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _agents import Sampler, Sink, agent_tls, bare_stream, start_bench_lab
+from _agents import BARE_STREAM_CPU, Sampler, Sink, agent_tls, bare_stream, start_bench_lab
 from _data import mixed_image
+from _stages import stage_costs
 
 from agent.api.v1 import pairs_pb2
 from agent.dataplane import Tracker, disk_digest
@@ -121,9 +124,12 @@ def main() -> None:
         identical = disk_digest(str(source), size) == disk_digest(str(target), size)
         sink = Sink(lab.mt.state_dir / "tls")
         try:
+            sink_cpu = sink.cpu()
             baseline = bare_stream(sink.port, agent_tls(lab.ps), lab.mt.identity, size)
+            baseline_cpu = BARE_STREAM_CPU["client"] + sink.cpu() - sink_cpu
         finally:
             sink.close()
+        stages = stage_costs(mixed_image(256 << 20, seed=12), str(work))
         source_mb_s = size / elapsed / 1e6
         gb = size / 1e9
         print(
@@ -143,6 +149,8 @@ def main() -> None:
                     "master_target_cpu_s_per_gb": round(mt_sampler.cpu / gb, 2),
                     "process_server_cpu_s_per_gb": round(ps_sampler.cpu / gb, 2),
                     "master_target_batches": target_status.batches_received,
+                    "baseline_cpu_s_per_gb": round(baseline_cpu / gb, 2),
+                    "stage_cpu_s_per_gb": stages,
                     "identical": identical,
                     "loadavg_1min": round(os.getloadavg()[0], 2),
                     "seconds": round(elapsed, 2),

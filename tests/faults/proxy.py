@@ -28,6 +28,7 @@ class Proxy:
         self.upstream = upstream
         self.faults = Faults()
         self.connections = 0
+        self.forwarded = 0  # bytes, both directions, every connection
         self.cuts = 0
         self.flips = 0
         self._writers: set[asyncio.StreamWriter] = set()
@@ -112,6 +113,7 @@ class Proxy:
                     data, flipped = bytes(damaged), True
                     self.flips += 1
                 forwarded += len(data)
+                self.forwarded += len(data)
                 writer.write(data)
                 await writer.drain()
                 cut_after = self.faults.cut_after

@@ -53,26 +53,37 @@ def test_t10_the_pair_rides_out_cuts_resets_latency_and_bit_flips(lab: Lab, prox
     proxy, workload, source, target = proxied
     rng = random.Random(10)
 
-    def disrupt(action: Callable[[], None], what: str) -> None:
+    def disrupt(fault: Callable[[], None], happened: Callable[[], bool], clear: Callable[[], None], what: str) -> None:
         before = lab.source_status("t10").connects
-        action()
+        fault()
+        wait_for(lambda: happened() or None, f"{what} to happen", timeout=30)
+        clear()
         wait_for(reconnected(lab, before), f"the pair to reconnect after {what}", timeout=60)
+
+    def no_fault() -> None:
+        proxy.faults.cut_after = proxy.faults.flip_at = None
 
     proxy.faults.latency = 0.02
     time.sleep(1.0)
     proxy.faults.latency = 0.0
     for _ in range(3):
-        proxy.faults.cut_after = rng.randint(20_000, 400_000)
-        disrupt(lambda: None, "a cut")
-        proxy.faults.cut_after = None
+        cuts = proxy.cuts
+
+        def cut() -> None:
+            proxy.faults.cut_after = rng.randint(20_000, 400_000)
+
+        disrupt(cut, lambda: proxy.cuts > cuts, no_fault, "a cut")  # noqa: B023 - used before the next loop
     for _ in range(3):
         time.sleep(rng.uniform(0.1, 0.5))
-        disrupt(proxy.reset_all, "a reset")
+        disrupt(proxy.reset_all, lambda: True, no_fault, "a reset")
     flips = proxy.flips
     for _ in range(3):
-        proxy.faults.flip_at = rng.randint(50_000, 200_000)  # past the handshake: inside TLS application data
-        disrupt(lambda: None, "a flipped bit")
-        proxy.faults.flip_at = None
+        flipped = proxy.flips
+
+        def flip() -> None:
+            proxy.faults.flip_at = rng.randint(50_000, 200_000)  # past the handshake: inside TLS application data
+
+        disrupt(flip, lambda: proxy.flips > flipped, no_fault, "a flipped bit")  # noqa: B023
     assert proxy.flips >= flips + 3
     proxy.faults.blackhole = True
     time.sleep(2.0)  # shorter than keepalive: the stream stalls and then carries on

@@ -101,7 +101,7 @@ def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as handle:
             return handle.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, possibly between the open and the read
         return "X"
 
 
