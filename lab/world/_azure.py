@@ -43,6 +43,7 @@ _CONFIG_SERVER = "cs-lab"
 # after the failback group, which the controller makes from the protection group (here the configuration server's
 # one container, which the endpoint names like its fabric) as "<group>_Failback", and registers the pairs under.
 MULTI_VM_GROUP = f"{_CONFIG_SERVER}_Failback"
+_ASR_FIRMWARE = {"bios": "BIOS", "efi": "UEFI"}
 
 
 def lab_id(name: str) -> str:
@@ -53,14 +54,14 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     azure = record.azure
     now = datetime.datetime.now(datetime.UTC)
     failed_over = now - datetime.timedelta(days=3)
-    datastore = record.vcenter["datastore"]
     mt = MasterTarget(
         id=lab_id(MASTER_TARGET.name),
         name=MASTER_TARGET.name,
         ip_address="127.0.0.1",
         os_type="Linux",
         retention_volumes=[RetentionVolume(str(layout.retention), 8 << 30, 6 << 30)],
-        datastores=[Datastore(datastore["name"], lab_id(datastore["name"]), "100.0", "80.0")],
+        # Every datastore its host mounts, as the configuration server reports them.
+        datastores=[Datastore(name, lab_id(name), "100.0", "80.0") for name in record.vcenter["datastores"]],
         disk_count=1,
         last_heartbeat=now,
     )
@@ -85,6 +86,7 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     )
     items, vms = [], []
     for vm in record.vms:
+        hardware = vm.get("hardware", {})
         items.append(
             Item(
                 name=lab_id(f"item-{vm['name']}"),
@@ -99,6 +101,10 @@ def build_estate(record: Record, layout: Layout) -> Estate:
                 disks=[Disk(d["disk_id"], d["file_name"] or d["disk_id"], d["size_bytes"]) for d in vm["disks"]],
                 azure_vm=vm["name"],
                 process_server_id=ps.id,
+                firmware_type=_ASR_FIRMWARE[hardware.get("firmware", "bios")],
+                cpu_count=int(hardware.get("cpus", 1)),
+                memory_mb=int(hardware.get("memory_mb", 512)),
+                nic_networks=list(hardware.get("nics", ())),
                 vcenter_id="vcenter-lab",
                 recovery_points=[RecoveryPoint("rp-before-failover", failed_over, "ApplicationConsistent")],
                 failover_recovery_point="rp-before-failover",

@@ -42,10 +42,11 @@ from lab.world._layout import (
     PROCESS_SERVER,
     Layout,
     Record,
+    VmSpec,
     read_record,
 )
 from lab.world._procs import Proc, Starting, alive, python_env, start, stop
-from lab.world._vsphere import connect, create_vm, datastore_urls, extent_path
+from lab.world._vsphere import connect, create_vm, datastore_urls, extent_path, first_network
 from lab.world.errors import LabError, LabExists, LabNotFound
 
 __all__ = ["down", "up"]
@@ -143,8 +144,9 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
     with connect(vc["host"], vc["port"], vc["username"], password, Path(vc["ca_file"])) as si:
         mt = create_vm(si, MASTER_TARGET.name, list(MASTER_TARGET.disk_bytes), enable_uuid=True, power_on=True)
         urls = datastore_urls(si)
-        datastore = next(iter(urls))
+        datastore = min(urls)  # LocalDS_0, where create_vm puts every lab VM
         record.vcenter["datastore"] = {"name": datastore, "path": str(urls[datastore])}
+        record.vcenter["datastores"] = {name: str(path) for name, path in urls.items()}
         record.master_target = {
             "vm": mt.name,
             "instance_uuid": mt.instance_uuid,
@@ -153,8 +155,19 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
             "dev_root": str(layout.guest / "dev"),
             "retention": str(layout.retention),
         }
+        # The network every lab VM's NIC is on: what ASR recorded as each source NIC's network.
+        record.vcenter["networks"] = [name for name in (first_network(si),) if name]
         for index, spec in enumerate(LAB_VMS):
-            vm = create_vm(si, spec.name, list(spec.disk_bytes), enable_uuid=False, power_on=False)
+            vm = create_vm(
+                si,
+                spec.name,
+                list(spec.disk_bytes),
+                enable_uuid=False,
+                power_on=False,
+                cpus=spec.cpus,
+                memory_mb=spec.memory_mb,
+                firmware=spec.firmware,
+            )
             disks = []
             for unit, disk in enumerate(vm.disks):
                 source = layout.source_disk(vm.name, disk.uuid)
@@ -171,12 +184,24 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
                         "onprem_file": str(extent),
                     }
                 )
-            record.vms.append({"name": vm.name, "instance_uuid": vm.instance_uuid, "disks": disks})
+            record.vms.append(
+                {
+                    "name": vm.name,
+                    "instance_uuid": vm.instance_uuid,
+                    "hardware": _hardware(spec, record),
+                    "disks": disks,
+                }
+            )
             record.save(layout)
     progress(
         f"VMs in the simulator: {MASTER_TARGET.name} (master target) and "
         f"{', '.join(s.name for s in LAB_VMS)}, their VMDKs holding the data as it was at the failover"
     )
+
+
+def _hardware(spec: VmSpec, record: Record) -> dict[str, Any]:
+    """The source machine as ASR recorded it: CPUs, memory, firmware and one NIC on the lab's network."""
+    return {**spec.hardware(), "nics": record.vcenter["networks"][:1]}
 
 
 def _physical_server(layout: Layout, record: Record, progress: Progress) -> None:
@@ -196,7 +221,15 @@ def _physical_server(layout: Layout, record: Record, progress: Progress) -> None
                 "onprem_file": None,
             }
         )
-    record.vms.append({"name": PHYSICAL_SERVER.name, "instance_uuid": None, "physical": True, "disks": disks})
+    record.vms.append(
+        {
+            "name": PHYSICAL_SERVER.name,
+            "instance_uuid": None,
+            "physical": True,
+            "hardware": _hardware(PHYSICAL_SERVER, record),
+            "disks": disks,
+        }
+    )
     record.save(layout)
     progress(f"physical server {PHYSICAL_SERVER.name}: its disks exist only in Azure (it fails back as a new VM)")
 

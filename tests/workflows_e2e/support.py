@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyVmomi import vim
 
 from agent.dataplane import disk_digest
 from controller import azure, vsphere
@@ -24,7 +25,7 @@ from failback.serving import load_tls_identity
 from lab.world import MASTER_TARGET, PROCESS_SERVER, Layout, status
 from lab.world._azure import lab_id
 from lab.world._layout import read_record
-from lab.world._vsphere import extent_path
+from lab.world._vsphere import connect, extent_path
 from tests.harness import run_cli
 
 __all__ = ["LabDriver", "lab_up"]
@@ -120,7 +121,7 @@ class LabDriver:
     def onprem_files(self, item: str) -> dict[str, Path]:
         """The local files holding the bytes of the item's on-premises disks (its VMDKs' extents), by source disk
         id (the ids the oracle uses)."""
-        urls = {self.record.vcenter["datastore"]["name"]: Path(self.record.vcenter["datastore"]["path"])}
+        urls = {name: Path(path) for name, path in self.record.vcenter["datastores"].items()}
         return {disk["source_id"]: extent_path(disk["file"], urls) for disk in self.pairs(item)}
 
     def oracle_mismatches(self, item: str, bookmark_id: str) -> list[str]:
@@ -190,6 +191,36 @@ class LabDriver:
         with azure.SiteRecovery(ref, credential, config=config) as asr:
             found = asr.get_protected_item(azure.ItemRef.from_id(self.items()[item]["asr"]["id"]))
         return found.protection_state, found.active_location, found.provider
+
+    @contextmanager
+    def simulator(self) -> Iterator[Any]:
+        """A pyVmomi session on the simulator (the lab's own, not the product's adapter)."""
+        vc = self.record.vcenter
+        password = Path(vc["password_file"]).read_text()
+        with connect(vc["host"], vc["port"], vc["username"], password, Path(vc["ca_file"])) as si:
+            yield si
+
+    @staticmethod
+    def find_vm(si: Any, name: str) -> Any | None:
+        content = si.RetrieveContent()
+        view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+        try:
+            return next((vm for vm in view.view if vm.name == name), None)
+        finally:
+            view.Destroy()
+
+    def delete_onprem_vm(self, name: str) -> None:
+        """Destroy the on-premises VM and its disks in the simulator (as if it were lost with the site)."""
+        with self.simulator() as si:
+            vm = self.find_vm(si, name)
+            assert vm is not None, f"the simulator has no VM {name}"
+            task = vm.Destroy_Task()
+
+            def done() -> bool | None:
+                assert task.info.state != "error", f"deleting VM {name}: {task.info.error}"
+                return True if task.info.state == "success" else None
+
+            Policy(deadline=30.0, initial=0.05, maximum=0.5).wait_for(done, what=f"deleting VM {name}")
 
     def vcenter_vm(self, instance_uuid: str) -> Any:
         """The VM as the product's vSphere adapter reads it."""
