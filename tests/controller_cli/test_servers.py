@@ -38,9 +38,10 @@ def test_a_running_agent_shows_with_a_heartbeat_its_version_and_capacity(control
     # The master target counts the disks on its vSphere SCSI controllers against the 60-disk limit.
     assert mt["capacity"]["master_target"]["disk_limit"] == 60
     assert isinstance(mt["capacity"]["master_target"]["attached_disks"], int)
-    # Figures the process server does not measure yet are null, never a made-up zero.
+    # Measured by its data path: a process server with no pairs has nothing queued, sends nothing and replicates no
+    # disk.
     assert ps["capacity"] == {
-        "process_server": {"backlog_bytes": None, "throughput_bytes_per_second": None, "replicating_disks": None}
+        "process_server": {"backlog_bytes": 0, "throughput_bytes_per_second": 0, "replicating_disks": 0}
     }
     listed = ctl_json(controller, "agents", "list")
     again = next(agent for agent in listed["agents"] if agent["name"] == "mt-beat")
