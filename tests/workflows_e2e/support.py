@@ -116,7 +116,11 @@ class LabDriver:
         return list(self.items()[item]["record"]["disks"])
 
     def bookmarks(self, vm: str) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.layout.bookmarks(vm).read_text().splitlines() if line.strip()]
+        """The oracle's lines for the VM, oldest first (none before its workload's first bookmark)."""
+        path = self.layout.bookmarks(vm)
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def onprem_files(self, item: str) -> dict[str, Path]:
         """The local files holding the bytes of the item's on-premises disks (its VMDKs' extents), by source disk
