@@ -22,7 +22,7 @@ from controller.cli._client import RPC_TIMEOUT, call, load_ctl_config
 from controller.cli._jobs import job_document
 from failback.retry import Policy
 from failback.serving import load_tls_identity
-from lab.world import MASTER_TARGET, PROCESS_SERVER, Layout, status
+from lab.world import MASTER_TARGET, PROCESS_SERVER, Layout
 from lab.world._azure import lab_id
 from lab.world._layout import read_record
 from lab.world._vsphere import connect, extent_path
@@ -170,8 +170,11 @@ class LabDriver:
         Policy(deadline=60.0, initial=0.2, maximum=0.5).wait_for(drained, what=f"{item} drained")
 
     def azure_power(self, item: str) -> str | None:
-        """The Azure VM's power state as the endpoint publishes it."""
-        return next(v["azure"]["power_state"] for v in status(self.layout)["vms"] if v["name"] == item)
+        """The Azure VM's power state as the Compute API answers now (``lab status`` shows a copy the endpoint
+        writes now and then)."""
+        credential, config = self._azure()
+        with azure.AzureVms(credential, config=config) as vms:
+            return vms.power_state(self.items()[item]["asr"]["azure_vm_id"]).power_state
 
     def _azure(self) -> tuple[Any, azure.AzureClientConfig]:
         a = self.record.azure
