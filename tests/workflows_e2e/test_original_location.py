@@ -66,6 +66,10 @@ def _point(lab: LabDriver, item: str) -> str | None:
     return points.pop()
 
 
+def _time(lab: LabDriver, pair_id: str, point_id: str) -> float:
+    return next(p.time for p in lab.mt.points(pair_id) if p.id == point_id)
+
+
 def _attestation(lab: LabDriver, item: str) -> list[dict[str, Any]]:
     return list(lab.items()[item]["record"]["attestation"].values())
 
@@ -152,8 +156,10 @@ def test_an_unplanned_failover_of_the_group_to_latest_group_lands_every_vm_on_on
 
 
 def test_an_unplanned_failover_to_a_custom_point_id_lands_on_that_bookmark(lab: LabDriver, reprotected):
-    newest = lab.wait_for_point("db01", kind="app")
     (disk,) = lab.pairs("db01")
+    first = lab.wait_for_point("db01", kind="app")
+    # A newer one too, so that the chosen point is not the newest (where 'latest-app' would land anyway).
+    newest = lab.wait_for_point("db01", kind="app", after=_time(lab, disk["pair_id"], first))
     older = [p for p in lab.mt.points(disk["pair_id"]) if p.kind == "app" and p.id != newest]
     assert older, "db01 holds a single application-consistent point"
     chosen = older[-1].id
@@ -167,8 +173,9 @@ def test_an_unplanned_failover_to_a_custom_point_id_lands_on_that_bookmark(lab: 
 
 
 def test_an_unplanned_failover_to_a_custom_time_lands_on_the_newest_point_before_it(lab: LabDriver, reprotected):
-    lab.wait_for_point("app01", kind="app")
     (disk,) = lab.pairs("app01")
+    app = lab.wait_for_point("app01", kind="app")
+    lab.wait_for_point("app01", after=_time(lab, disk["pair_id"], app))
     points = lab.mt.points(disk["pair_id"])
     assert len(points) >= 2
     before, after = points[-2], points[-1]
