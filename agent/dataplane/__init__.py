@@ -19,6 +19,7 @@ block model and the durable-write I/O layer (``agent.journal.IO``, recorded and 
 ``agent.journal.RecordingIO``) are the storage engine's: one definition each, shared by both sides.
 """
 
+from agent.dataplane._attest import SourceDigest, digest_at_bookmark, digest_at_end, writer_active
 from agent.dataplane._backlog import Backlog
 from agent.dataplane._batch import (
     MAX_BATCH_BYTES,
@@ -112,6 +113,7 @@ __all__ = [
     "ScanSource",
     "SendIndex",
     "SendLog",
+    "SourceDigest",
     "SourceEntry",
     "SystemClock",
     "Ticket",
@@ -120,6 +122,8 @@ __all__ = [
     "check_extent",
     "decode_and_validate",
     "decode_batch",
+    "digest_at_bookmark",
+    "digest_at_end",
     "digest_of",
     "disk_digest",
     "encode_batch",
@@ -129,5 +133,6 @@ __all__ = [
     "read_acknowledged",
     "read_durable",
     "validate_bookmark",
+    "writer_active",
     "zero_digest",
 ]

@@ -21,7 +21,10 @@
         ├── ChangeLogError              the change log cannot serve the request
         │   ├── CursorTrimmed           the cursor is below the oldest retained record: a resync is needed
         │   ├── BadCursor               the cursor is not at a record boundary or beyond the end
-        │   └── LogCorrupt              a record before the tail fails its checksum: a resync is needed
+        │   ├── LogCorrupt              a record before the tail fails its checksum: a resync is needed
+        │   ├── BookmarkNotFound        no such bookmark in the retained log (trimmed, or never taken)
+        │   └── SourceNotQuiescent      a digest at a bookmark needs the source stopped there: a tracker still
+        │                               writes, or writes follow the bookmark
         ├── TrackerFailed               a write or fsync failed; the tracker acknowledges nothing more (reopen)
         └── BacklogError
             ├── BacklogMismatch         the directory belongs to another pair or generation
@@ -49,6 +52,7 @@ __all__ = [
     "BacklogMismatch",
     "BadCursor",
     "BlockOutOfBounds",
+    "BookmarkNotFound",
     "ChangeLogError",
     "CorruptData",
     "CursorTrimmed",
@@ -63,6 +67,7 @@ __all__ = [
     "SequenceGap",
     "SizeMismatch",
     "SourceError",
+    "SourceNotQuiescent",
     "TooLarge",
     "TrackerFailed",
     "UndecodablePayload",
@@ -142,6 +147,14 @@ class BadCursor(ChangeLogError):
 
 class LogCorrupt(ChangeLogError):
     """A record that is not the torn tail fails its checksum."""
+
+
+class BookmarkNotFound(ChangeLogError):
+    """The bookmark is not in the retained change log."""
+
+
+class SourceNotQuiescent(ChangeLogError):
+    """The source may differ from its state at the bookmark (a tracker writes, or writes follow it)."""
 
 
 class TrackerFailed(DataplaneError):

@@ -40,6 +40,12 @@ from agent.dataplane import (
     ScanSource,
     SendIndex,
     SendLog,
+    SourceDigest,
+    digest_at_bookmark,
+    digest_at_end,
+    read_acknowledged,
+    read_durable,
+    writer_active,
 )
 from agent.dataplane.errors import (
     BacklogCorrupt,
@@ -55,7 +61,7 @@ from agent.replication._groups import SnapshotFeed
 from agent.replication._remote import GrpcRemoteHashes
 from agent.replication._specs import SourceKind, SourcePairSpec
 from agent.replication._stream import StreamSession
-from agent.replication.errors import DiskMismatch, StreamBroken
+from agent.replication.errors import DiskMismatch, NoChangeLog, StreamBroken
 from agent.snapshots import SnapshotGroup
 from agent.snapshots.errors import SnapshotPermanentError
 from failback.errors import FailbackError
@@ -131,6 +137,9 @@ class SourceStatus:
     connects: int
     acknowledged_point: str | None = None  #: AZURE_SNAPSHOTS: the newest point the master target holds
     point_age: float | None = None  #: and its age, seconds
+    log_durable: int = 0
+    """SCAN_THEN_CHANGE_LOG: the change log's durable end, and how far the master target acknowledged it."""
+    log_acknowledged: int = 0
 
 
 class _Stopped(Exception):
@@ -494,7 +503,53 @@ class SourcePair:
             state, reason = SourceState.RESYNCING, "the change log is catching up with the resync pass"
         else:
             state, reason = SourceState.REPLICATING, ""
-        return SourceStatus(self.spec, state, reason, phase, connected, progress, connects, point, age)
+        durable = acknowledged = 0
+        log_dir = self.spec.change_log_dir
+        if self.spec.kind is SourceKind.SCAN_THEN_CHANGE_LOG and log_dir is not None:
+            durable = read_durable(log_dir)
+            if phase is SourcePhase.CHANGE_LOG:
+                # The published hint survives restarts; it only ever lags the truth (never trims too much).
+                acknowledged = max(read_acknowledged(log_dir), self.log_start)
+                if self._acked_cursor is not None:
+                    acknowledged = max(acknowledged, ReprotectSource.log_position(self._acked_cursor) or 0)
+        return SourceStatus(
+            self.spec,
+            state,
+            reason,
+            phase,
+            connected,
+            progress,
+            connects,
+            acknowledged_point=point,
+            point_age=age,
+            log_durable=durable,
+            log_acknowledged=acknowledged,
+        )
+
+    # -- the source, for attestation ---------------------------------------------------------------------------------
+
+    def _log_dir(self) -> str:
+        if self.spec.kind is not SourceKind.SCAN_THEN_CHANGE_LOG or self.spec.change_log_dir is None:
+            raise NoChangeLog(
+                f"pair {self.spec.pair_id} reads {self.spec.source_path} without a change log: this process server "
+                "cannot tell what the source held at a bookmark"
+            )
+        return self.spec.change_log_dir
+
+    def writer_active(self) -> bool | None:
+        """Whether the source's change tracker has its log open (None for a pair without a change log)."""
+        if self.spec.kind is not SourceKind.SCAN_THEN_CHANGE_LOG or self.spec.change_log_dir is None:
+            return None
+        return writer_active(self.spec.change_log_dir)
+
+    def source_digest(self, bookmark_id: str | None, *, at_end: bool = False) -> SourceDigest:
+        """The source disk's digest at a bookmark (the newest if None), or at the end of its change log: see
+        agent.dataplane.digest_at_bookmark and digest_at_end."""
+        if at_end:
+            return digest_at_end(
+                self.spec.source_path, self._log_dir(), acknowledged=lambda: self.status().log_acknowledged
+            )
+        return digest_at_bookmark(self.spec.source_path, self._log_dir(), bookmark_id)
 
 
 def _disk_size(path: str) -> int:

@@ -143,10 +143,13 @@ class TargetRegistry:
         target = self._resolve(spec)
         self._check_retention_dir(spec.retention_dir)
         if not os.path.isdir(spec.retention_dir):
-            raise InvalidPair(
-                f"retention_dir {spec.retention_dir} is not a directory",
-                remedy="create it on the retention volume (mount the volume first)",
-            )
+            # A directory of the volume's root (e.g. <volume>/failback) is made here; a missing volume is not.
+            if not os.path.isdir(os.path.dirname(spec.retention_dir)):
+                raise InvalidPair(
+                    f"retention_dir {spec.retention_dir} is not a directory",
+                    remedy="create it on the retention volume (mount the volume first)",
+                )
+            os.makedirs(spec.retention_dir, mode=0o700, exist_ok=True)
         if old is not None:
             self._forget_group(old)
             old.close()

@@ -16,6 +16,8 @@
         │   ├── SessionSuperseded          a newer stream of the same pair took over      -> ABORTED
         │   ├── DiskMismatch               the source disk's size differs from the master
         │                                  target's pair: the pair stops (FAILED)
+        │   ├── NoChangeLog                the pair reads its source without a change log: no
+        │                                  bookmark to attest at                          -> FAILED_PRECONDITION
         │   └── ProtocolViolation          the stream broke the protocol (no open first,
         │                                  a second open, an empty message)               -> INVALID_ARGUMENT
         └── TemporaryError (failback.errors)
@@ -32,6 +34,7 @@ from failback.errors import FailbackError, PermanentError, TemporaryError
 __all__ = [
     "DiskMismatch",
     "InvalidPair",
+    "NoChangeLog",
     "PairConflict",
     "PairNotFound",
     "PairUnavailable",
@@ -78,6 +81,10 @@ class SessionSuperseded(ReplicationError, PermanentError):
 
 class DiskMismatch(ReplicationError, PermanentError):
     """The two sides of a pair do not describe the same disk."""
+
+
+class NoChangeLog(ReplicationError, PermanentError):
+    """The call needs the pair's change log, and the pair has none."""
 
 
 class ProtocolViolation(ReplicationError, PermanentError):

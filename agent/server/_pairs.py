@@ -13,6 +13,7 @@ import grpc
 
 from agent.api.v1 import pairs_pb2 as pb
 from agent.api.v1 import pairs_pb2_grpc
+from agent.dataplane.errors import BookmarkNotFound, ChangeLogError, SourceError
 from agent.journal import HealthState, JournalError, JournalFailed, StaleGeneration, TargetUnusable
 from agent.replication import (
     AzureAccess,
@@ -27,7 +28,7 @@ from agent.replication import (
     TargetStatus,
     policy_from_dict,
 )
-from agent.replication.errors import InvalidPair, PairConflict, PairNotFound
+from agent.replication.errors import InvalidPair, NoChangeLog, PairConflict, PairNotFound, WrongGeneration
 from agent.retention import RetentionError
 from agent.server._permissions import azure_permissions
 from agent.snapshots import PointMode
@@ -51,6 +52,11 @@ PAIRS_STATUS: StatusMap = [
     (JournalFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (RetentionError, grpc.StatusCode.FAILED_PRECONDITION),
     (JournalError, grpc.StatusCode.FAILED_PRECONDITION),
+    (WrongGeneration, grpc.StatusCode.FAILED_PRECONDITION),
+    (NoChangeLog, grpc.StatusCode.FAILED_PRECONDITION),
+    (BookmarkNotFound, grpc.StatusCode.NOT_FOUND),
+    (ChangeLogError, grpc.StatusCode.FAILED_PRECONDITION),
+    (SourceError, grpc.StatusCode.FAILED_PRECONDITION),
 ]
 
 _HEALTH = {HealthState.OK: 1, HealthState.WARNING: 2, HealthState.ERROR: 3}
@@ -247,6 +253,8 @@ def source_status(status: SourceStatus) -> pb.SourcePairStatus:
         connects=status.connects,
         last_error=progress.last_error or "",
         last_error_time=progress.last_error_time or 0.0,
+        log_durable_position=status.log_durable,
+        log_acknowledged_position=status.log_acknowledged,
     )
     if progress.resync_percent is not None:
         message.resync_percent = progress.resync_percent
@@ -258,7 +266,27 @@ def source_status(status: SourceStatus) -> pb.SourcePairStatus:
 
 
 def _status(pair: SourcePair) -> pb.SourcePairStatus:
-    return source_status(pair.status())
+    message = source_status(pair.status())
+    message.source_writing = bool(pair.writer_active())
+    return message
+
+
+def _source_digest(pair: SourcePair, request: pb.SourceDigestRequest) -> pb.SourceDigestReport:
+    if request.generation and request.generation != pair.spec.generation:
+        raise WrongGeneration(
+            f"pair {pair.spec.pair_id} is at generation {pair.spec.generation}, not {request.generation}",
+            remedy="the pair was reprotected meanwhile: re-plan the step",
+        )
+    if request.at_end and request.bookmark_id:
+        raise InvalidPair("ask for a bookmark_id or at_end, not both")
+    found = pair.source_digest(request.bookmark_id or None, at_end=request.at_end)
+    report = pb.SourceDigestReport(digest=found.digest, disk_size=found.size, log_position=found.position)
+    if found.bookmark is not None:
+        report.bookmark_id = found.bookmark.id
+        report.bookmark_kind = int(found.bookmark.kind)
+        report.bookmark_tag = found.bookmark.tag or ""
+        report.bookmark_time = found.bookmark.source_time or 0.0
+    return report
 
 
 class SourcePairsServicer(pairs_pb2_grpc.SourcePairsServicer):
@@ -280,6 +308,9 @@ class SourcePairsServicer(pairs_pb2_grpc.SourcePairsServicer):
 
     def ListPairs(self, request: pb.ListPairsRequest, context: grpc.ServicerContext) -> pb.ListSourcePairsResponse:
         return pb.ListSourcePairsResponse(pairs=[_status(pair) for pair in self._registry.pairs()])
+
+    def GetSourceDigest(self, request: pb.SourceDigestRequest, context: grpc.ServicerContext) -> pb.SourceDigestReport:
+        return _answer(context, lambda: _source_digest(self._registry.get(request.pair_id), request))
 
     def SetBandwidth(self, request: pb.SetBandwidthRequest, context: grpc.ServicerContext) -> pb.SetBandwidthResponse:
         self._registry.set_bandwidth(request.bytes_per_second or None)

@@ -1,20 +1,29 @@
 """The agent client over gRPC with mutual TLS: the controller's certificate, the agent verified by its identity.
 
-The Disks and Agent APIs are served by agents today. The replication APIs (pairs on both agents, recovery points,
-digests) are being built on the data path's branch; until its stubs land, those calls raise
-:class:`~controller.agents.errors.AgentApiMissing` — what the real agent would answer (UNIMPLEMENTED) — rather than
-pretend.
+Translates the agent API (Disks, Agent, TargetPairs, SourcePairs, RecoveryPoints) into the typed calls of
+:mod:`controller.agents._interface`, and gRPC status codes into :mod:`controller.agents.errors` at this edge. Every
+call has a deadline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import grpc
+from google.protobuf import empty_pb2
 
-from agent.api.v1 import agent_pb2, agent_pb2_grpc, disks_pb2, disks_pb2_grpc, pairs_pb2, pairs_pb2_grpc
+from agent.api.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    disks_pb2,
+    disks_pb2_grpc,
+    pairs_pb2,
+    pairs_pb2_grpc,
+    points_pb2,
+    points_pb2_grpc,
+)
 from controller.agents._interface import (
     AgentDisk,
     AgentInfo,
@@ -24,8 +33,11 @@ from controller.agents._interface import (
     DiskInventory,
     MemberDigest,
     MemberPoint,
+    PairState,
     PointSelector,
+    RecoveryPoint,
     RetentionVolume,
+    SourceDigest,
     SourcePair,
     SourceStatus,
     TargetPair,
@@ -40,12 +52,29 @@ __all__ = ["GrpcAgents"]
 T = TypeVar("T")
 
 _TEMPORARY = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED}
-_REPLICATION = "the replication API (pairs, recovery points, digests)"
 _CONSISTENCY = {
     pairs_pb2.POINT_CONSISTENCY_INCREMENTAL_SNAPSHOTS: "incremental-snapshots",
     pairs_pb2.POINT_CONSISTENCY_CRASH_RESTORE_POINTS: "crash-restore-points",
     pairs_pb2.POINT_CONSISTENCY_APP_RESTORE_POINTS: "app-restore-points",
 }
+_STATES: dict[int, PairState] = {
+    pairs_pb2.PAIR_STATE_DISCONNECTED: PairState.DISCONNECTED,
+    pairs_pb2.PAIR_STATE_RESYNCING: PairState.RESYNCING,
+    pairs_pb2.PAIR_STATE_REPLICATING: PairState.REPLICATING,
+    pairs_pb2.PAIR_STATE_SYNCED: PairState.SYNCED,
+    pairs_pb2.PAIR_STATE_BACKPRESSURE: PairState.BACKPRESSURE,
+    pairs_pb2.PAIR_STATE_AT_POINT: PairState.AT_POINT,
+    pairs_pb2.PAIR_STATE_COMMITTED: PairState.COMMITTED,
+    pairs_pb2.PAIR_STATE_FAILED: PairState.FAILED,
+}
+_HEALTH = {1: "ok", 2: "warning", 3: "error"}
+_POINT_KINDS = {
+    points_pb2.POINT_KIND_CRASH: "crash",
+    points_pb2.POINT_KIND_APP: "app",
+    points_pb2.POINT_KIND_RESYNC_COMPLETE: "resync-complete",
+}
+# The Replication API's BookmarkKind numbers (the source's bookmarks).
+_BOOKMARK_KINDS = {1: "crash", 2: "app", 3: "resync-complete", 4: "resync-start"}
 
 
 def _call(what: str, agent: str, rpc: Callable[[], T]) -> T:
@@ -65,11 +94,96 @@ def _call(what: str, agent: str, rpc: Callable[[], T]) -> T:
         raise AgentRefused(message, code=code.name) from exc
 
 
-def _missing(agent: str) -> NoReturn:
-    raise AgentApiMissing(
-        f"{agent}: this controller cannot call {_REPLICATION} yet",
-        remedy="install a failback release whose agents serve the replication API",
+def _state(value: int) -> PairState:
+    return _STATES.get(value, PairState.FAILED)
+
+
+def _target_pair(message: pairs_pb2.TargetPair) -> TargetPair:
+    return TargetPair(
+        message.pair_id,
+        message.generation,
+        message.disk_id or message.path,
+        message.disk_size,
+        message.sender,
+        message.retention_dir,
+        message.group,
     )
+
+
+def _target_status(message: pairs_pb2.TargetPairStatus) -> TargetStatus:
+    return TargetStatus(
+        pair=_target_pair(message.pair),
+        state=_state(message.state),
+        reason=message.reason,
+        durable_seq=message.durable_seq,
+        bytes_received=message.bytes_received,
+        sender_connected=message.sender_connected,
+        points=message.points,
+        applied_seq=message.applied_seq,
+        latest_point_time=message.latest_point_time,
+        health=_HEALTH.get(message.health, "unknown"),
+        last_error=message.last_error,
+    )
+
+
+def _source_pair(message: pairs_pb2.SourcePair) -> SourcePair:
+    return SourcePair(
+        message.pair_id,
+        message.generation,
+        message.source_path,
+        message.change_log_dir,
+        message.master_target_address,
+        message.master_target_name,
+        message.bandwidth_bytes_per_second,
+    )
+
+
+def _source_status(message: pairs_pb2.SourcePairStatus) -> SourceStatus:
+    return SourceStatus(
+        pair=_source_pair(message.pair),
+        state=_state(message.state),
+        reason=message.reason,
+        connected=message.connected,
+        plain_bytes_sent=message.plain_bytes_sent,
+        wire_bytes_sent=message.wire_bytes_sent,
+        backlog_bytes=message.backlog_bytes,
+        last_sent_seq=message.last_sent_seq,
+        acknowledged_seq=message.acknowledged_seq,
+        resync_percent=message.resync_percent if message.HasField("resync_percent") else None,
+        lag_seconds=message.lag_seconds,
+        phase="change-log" if message.phase == pairs_pb2.SOURCE_PHASE_CHANGE_LOG else "scan",
+        plain_bytes_acknowledged=message.plain_bytes_acknowledged,
+        connects=message.connects,
+        log_durable_position=message.log_durable_position,
+        log_acknowledged_position=message.log_acknowledged_position,
+        source_writing=message.source_writing,
+        last_error=message.last_error,
+    )
+
+
+def _point(message: points_pb2.RecoveryPoint) -> RecoveryPoint:
+    return RecoveryPoint(
+        id=message.id,
+        kind=_POINT_KINDS.get(message.kind, "unknown"),
+        time=message.time,
+        seq=message.seq,
+        tag=message.tag or None,
+        group=message.group or None,
+        history_bytes=message.history_bytes,
+        pending=message.pending,
+    )
+
+
+def _selector(selector: PointSelector) -> points_pb2.PointSelector:
+    if selector.kind == "latest":
+        return points_pb2.PointSelector(latest=empty_pb2.Empty())
+    if selector.kind == "latest-app":
+        return points_pb2.PointSelector(latest_app=empty_pb2.Empty())
+    if selector.kind == "point" and selector.point_id:
+        return points_pb2.PointSelector(point_id=selector.point_id)
+    if selector.kind == "point" and selector.at_time is not None:
+        return points_pb2.PointSelector(at_time=selector.at_time)
+    raise ValueError(f"a point selector is latest, latest-app, or a point id or time, not {selector}")
 
 
 def _disk(disk: disks_pb2.Disk) -> AgentDisk:
@@ -105,11 +219,14 @@ def _info(channel: grpc.Channel, name: str, timeout: float) -> AgentInfo:
 
 
 class _GrpcMasterTarget:
-    def __init__(self, name: str, channel: grpc.Channel, timeout: float) -> None:
+    def __init__(self, name: str, channel: grpc.Channel, timeout: float, digest_timeout: float) -> None:
         self.name = name
         self._disks = disks_pb2_grpc.DisksStub(channel)
+        self._pairs = pairs_pb2_grpc.TargetPairsStub(channel)
+        self._points = points_pb2_grpc.RecoveryPointsStub(channel)
         self._channel = channel
         self._timeout = timeout
+        self._digest_timeout = digest_timeout
 
     def info(self) -> AgentInfo:
         return _info(self._channel, self.name, self._timeout)
@@ -146,50 +263,173 @@ class _GrpcMasterTarget:
         return self._disk_call("removing", self._disks.RemoveDisk, disk_id)
 
     def retention_volumes(self) -> tuple[RetentionVolume, ...]:
-        _missing(self.name)
+        reply = _call(
+            "listing retention volumes",
+            self.name,
+            lambda: self._points.ListRetentionVolumes(points_pb2.ListRetentionVolumesRequest(), timeout=self._timeout),
+        )
+        return tuple(
+            RetentionVolume(v.mountpoint, v.eligible, tuple(v.reasons), v.capacity_bytes, v.free_bytes, v.threshold_pct)
+            for v in reply.volumes
+        )
 
     def put_pair(self, pair: TargetPair) -> TargetStatus:
-        _missing(self.name)
+        request = pairs_pb2.TargetPair(
+            pair_id=pair.pair_id,
+            generation=pair.generation,
+            disk_id=pair.disk_id,
+            disk_size=pair.disk_size,
+            sender=pair.sender,
+            retention_dir=pair.retention_dir,
+            group=pair.group,
+        )
+        return _target_status(
+            _call(
+                f"putting pair {pair.pair_id}", self.name, lambda: self._pairs.PutPair(request, timeout=self._timeout)
+            )
+        )
 
     def pair(self, pair_id: str) -> TargetStatus | None:
-        _missing(self.name)
+        request = pairs_pb2.GetPairStatusRequest(pair_id=pair_id)
+        try:
+            reply = _call(
+                f"reading pair {pair_id}", self.name, lambda: self._pairs.GetPairStatus(request, timeout=self._timeout)
+            )
+        except AgentNotFound:
+            return None
+        return _target_status(reply)
 
     def delete_pair(self, pair_id: str) -> None:
-        _missing(self.name)
+        request = pairs_pb2.DeletePairRequest(pair_id=pair_id)
+        _call(f"deleting pair {pair_id}", self.name, lambda: self._pairs.DeletePair(request, timeout=self._timeout))
+
+    def points(self, pair_id: str) -> list[RecoveryPoint]:
+        request = points_pb2.ListPointsRequest(target=points_pb2.PointTarget(pair_id=pair_id))
+        reply = _call(
+            f"listing the points of pair {pair_id}",
+            self.name,
+            lambda: self._points.ListPoints(request, timeout=self._timeout),
+        )
+        return [_point(p) for p in reply.points]
 
     def bring_to_point(self, pair_ids: Sequence[str], group: str, selector: PointSelector) -> list[MemberPoint]:
-        _missing(self.name)
+        targets = (
+            [points_pb2.PointTarget(group=group)] if group else [points_pb2.PointTarget(pair_id=p) for p in pair_ids]
+        )
+        members: list[MemberPoint] = []
+        for target in targets:
+            request = points_pb2.BringToPointRequest(target=target, selector=_selector(selector))
+            what = f"bringing {'group ' + group if group else 'pair ' + target.pair_id} to {selector.kind}"
+            reply = self._bring(what, request)
+            for member in reply.members:
+                point = member.point if member.HasField("point") else None
+                members.append(
+                    MemberPoint(
+                        member.pair_id,
+                        point.id if point else None,
+                        point.time if point else None,
+                        _POINT_KINDS.get(point.kind) if point else None,
+                        (point.tag or None) if point else None,
+                    )
+                )
+        return members
+
+    def _bring(self, what: str, request: points_pb2.BringToPointRequest) -> points_pb2.BringToPointResponse:
+        # Restoring a past point reads the churn since it from the journal: the digest's longer deadline.
+        reply: points_pb2.BringToPointResponse = _call(
+            what, self.name, lambda: self._points.BringToPoint(request, timeout=self._digest_timeout)
+        )
+        return reply
 
     def cancel_point(self, pair_id: str, generation: int) -> None:
-        _missing(self.name)
+        request = points_pb2.PointTarget(pair_id=pair_id, generation=generation)
+        _call(
+            f"returning pair {pair_id} to latest",
+            self.name,
+            lambda: self._points.CancelPoint(request, timeout=self._timeout),
+        )
 
     def commit_point(self, pair_id: str, generation: int) -> None:
-        _missing(self.name)
+        request = points_pb2.PointTarget(pair_id=pair_id, generation=generation)
+        _call(f"committing pair {pair_id}", self.name, lambda: self._points.CommitPoint(request, timeout=self._timeout))
 
     def digest(self, pair_id: str, generation: int) -> MemberDigest:
-        _missing(self.name)
+        request = points_pb2.PointTarget(pair_id=pair_id, generation=generation)
+        reply = _call(
+            f"digesting pair {pair_id}",
+            self.name,
+            lambda: self._points.GetDigest(request, timeout=self._digest_timeout),
+        )
+        member = next((m for m in reply.members if m.pair_id == pair_id), None)
+        if member is None:
+            raise AgentRefused(f"digesting pair {pair_id} on {self.name}: the answer names no such pair")
+        return MemberDigest(
+            member.pair_id, member.digest, member.disk_size, member.applied_seq, member.point_id or None
+        )
 
 
 class _GrpcProcessServer:
-    def __init__(self, name: str, channel: grpc.Channel, timeout: float) -> None:
+    def __init__(self, name: str, channel: grpc.Channel, timeout: float, digest_timeout: float) -> None:
         self.name = name
         self._channel = channel
+        self._pairs = pairs_pb2_grpc.SourcePairsStub(channel)
         self._timeout = timeout
+        self._digest_timeout = digest_timeout
 
     def info(self) -> AgentInfo:
         return _info(self._channel, self.name, self._timeout)
 
     def put_pair(self, pair: SourcePair) -> SourceStatus:
-        _missing(self.name)
+        request = pairs_pb2.SourcePair(
+            pair_id=pair.pair_id,
+            generation=pair.generation,
+            source_path=pair.source_path,
+            kind=(pairs_pb2.SOURCE_KIND_SCAN_THEN_CHANGE_LOG if pair.change_log_dir else pairs_pb2.SOURCE_KIND_SCAN),
+            change_log_dir=pair.change_log_dir,
+            master_target_address=pair.master_target_address,
+            master_target_name=pair.master_target_name,
+            bandwidth_bytes_per_second=pair.bandwidth_bytes_per_second,
+        )
+        return _source_status(
+            _call(
+                f"putting pair {pair.pair_id}", self.name, lambda: self._pairs.PutPair(request, timeout=self._timeout)
+            )
+        )
 
     def pair(self, pair_id: str) -> SourceStatus | None:
-        _missing(self.name)
+        request = pairs_pb2.GetPairStatusRequest(pair_id=pair_id)
+        try:
+            reply = _call(
+                f"reading pair {pair_id}", self.name, lambda: self._pairs.GetPairStatus(request, timeout=self._timeout)
+            )
+        except AgentNotFound:
+            return None
+        return _source_status(reply)
 
     def delete_pair(self, pair_id: str) -> None:
-        _missing(self.name)
+        request = pairs_pb2.DeletePairRequest(pair_id=pair_id)
+        _call(f"deleting pair {pair_id}", self.name, lambda: self._pairs.DeletePair(request, timeout=self._timeout))
 
-    def source_digest(self, pair_id: str, generation: int) -> bytes | None:
-        _missing(self.name)
+    def source_digest(
+        self, pair_id: str, generation: int, bookmark_id: str | None = None, *, at_end: bool = False
+    ) -> SourceDigest:
+        request = pairs_pb2.SourceDigestRequest(
+            pair_id=pair_id, generation=generation, bookmark_id=bookmark_id or "", at_end=at_end
+        )
+        reply = _call(
+            f"digesting the source of pair {pair_id}",
+            self.name,
+            lambda: self._pairs.GetSourceDigest(request, timeout=self._digest_timeout),
+        )
+        return SourceDigest(
+            reply.digest,
+            reply.disk_size,
+            reply.bookmark_id or None,
+            _BOOKMARK_KINDS.get(reply.bookmark_kind) if reply.bookmark_id else None,
+            reply.bookmark_tag or None,
+            reply.bookmark_time,
+            reply.log_position,
+        )
 
     def azure_permissions(self) -> AzurePermissions:
         reply = _call(
@@ -224,9 +464,13 @@ class _GrpcProcessServer:
 class GrpcAgents:
     """Clients for agents, one channel per (role, name, address), dialled with the controller's TLS identity."""
 
-    def __init__(self, tls: Callable[[], TlsIdentity], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, tls: Callable[[], TlsIdentity], *, timeout: float = 30.0, digest_timeout: float = 3600.0
+    ) -> None:
         self._tls = tls
         self._timeout = timeout
+        # A digest reads the whole disk: at ~1 GB/s a 2 TiB disk takes about 35 minutes.
+        self._digest_timeout = digest_timeout
         self._channels: dict[tuple[Role, str, str], grpc.Channel] = {}
 
     def _channel(self, role: Role, name: str, address: str) -> grpc.Channel:
@@ -236,10 +480,14 @@ class GrpcAgents:
         return self._channels[key]
 
     def master_target(self, name: str, address: str) -> _GrpcMasterTarget:
-        return _GrpcMasterTarget(name, self._channel(Role.MASTER_TARGET, name, address), self._timeout)
+        return _GrpcMasterTarget(
+            name, self._channel(Role.MASTER_TARGET, name, address), self._timeout, self._digest_timeout
+        )
 
     def process_server(self, name: str, address: str) -> _GrpcProcessServer:
-        return _GrpcProcessServer(name, self._channel(Role.PROCESS_SERVER, name, address), self._timeout)
+        return _GrpcProcessServer(
+            name, self._channel(Role.PROCESS_SERVER, name, address), self._timeout, self._digest_timeout
+        )
 
     def close(self) -> None:
         for channel in self._channels.values():

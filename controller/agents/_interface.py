@@ -28,7 +28,9 @@ __all__ = [
     "PairState",
     "PointSelector",
     "ProcessServer",
+    "RecoveryPoint",
     "RetentionVolume",
+    "SourceDigest",
     "SourcePair",
     "SourceStatus",
     "TargetPair",
@@ -97,12 +99,16 @@ class TargetPair:
 
 @dataclass(frozen=True)
 class SourcePair:
+    """``change_log_dir`` empty: one resync pass of ``source_path`` and nothing after (a source without a change
+    tracker); otherwise reprotect: the resync pass, then the change log from where it was when the pair was made."""
+
     pair_id: str
     generation: int
     source_path: str
     change_log_dir: str
     master_target_address: str
     master_target_name: str
+    bandwidth_bytes_per_second: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,10 @@ class TargetStatus:
     bytes_received: int
     sender_connected: bool
     points: int
+    applied_seq: int = 0
+    latest_point_time: float = 0.0
+    health: str = "ok"
+    last_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,53 @@ class SourceStatus:
     acknowledged_seq: int
     resync_percent: float | None
     lag_seconds: float
+    phase: str = "scan"  # scan | change-log
+    plain_bytes_acknowledged: int = 0
+    connects: int = 0
+    log_durable_position: int = 0
+    log_acknowledged_position: int = 0
+    source_writing: bool = False
+    last_error: str = ""
+
+    @property
+    def drained(self) -> bool:
+        """Everything the source wrote is on the master target, and nothing more can be written: the tracker is
+        closed, the change log is acknowledged to its end and no batch is in flight."""
+        return (
+            not self.source_writing
+            and self.phase == "change-log"
+            and self.log_acknowledged_position >= self.log_durable_position
+            and self.last_sent_seq == self.acknowledged_seq
+            and self.backlog_bytes == 0
+        )
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """A point a master target holds for a pair. ``kind``: crash | app | resync-complete."""
+
+    id: str
+    kind: str
+    time: float
+    seq: int
+    tag: str | None
+    group: str | None
+    history_bytes: int
+    pending: bool
+
+
+@dataclass(frozen=True)
+class SourceDigest:
+    """The source disk's digest at a bookmark (None: at the end of its change log), computed by the process server
+    from the disk itself."""
+
+    digest: bytes
+    disk_size: int
+    bookmark_id: str | None
+    kind: str | None
+    tag: str | None
+    time: float
+    log_position: int
 
 
 @dataclass(frozen=True)
@@ -142,9 +199,13 @@ class PointSelector:
 
 @dataclass(frozen=True)
 class MemberPoint:
+    """Where a pair's disk is held: ``point_id`` None at latest (everything acknowledged)."""
+
     pair_id: str
     point_id: str | None
     time: float | None
+    kind: str | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +231,12 @@ class MasterTarget(Protocol):
     def put_pair(self, pair: TargetPair) -> TargetStatus: ...
     def pair(self, pair_id: str) -> TargetStatus | None: ...
     def delete_pair(self, pair_id: str) -> None: ...
-    def bring_to_point(self, pair_ids: Sequence[str], group: str, selector: PointSelector) -> list[MemberPoint]: ...
+    def points(self, pair_id: str) -> list[RecoveryPoint]: ...
+    def bring_to_point(self, pair_ids: Sequence[str], group: str, selector: PointSelector) -> list[MemberPoint]:
+        """Each pair (or, with ``group``, every member of that consistency group at once) to the point chosen by
+        ``selector``; a pair already held at a point is returned to latest first."""
+        ...
+
     def cancel_point(self, pair_id: str, generation: int) -> None: ...
     def commit_point(self, pair_id: str, generation: int) -> None: ...
     def digest(self, pair_id: str, generation: int) -> MemberDigest: ...
@@ -210,8 +276,13 @@ class ProcessServer(Protocol):
     def put_pair(self, pair: SourcePair) -> SourceStatus: ...
     def pair(self, pair_id: str) -> SourceStatus | None: ...
     def delete_pair(self, pair_id: str) -> None: ...
-    def source_digest(self, pair_id: str, generation: int) -> bytes | None:
-        """The source disk's digest now (the VM is stopped and drained), or None when the agent cannot tell."""
+    def source_digest(
+        self, pair_id: str, generation: int, bookmark_id: str | None = None, *, at_end: bool = False
+    ) -> SourceDigest:
+        """The source disk's digest at a bookmark (the newest if None), or at the end of its change log.
+
+        AgentRefused (FAILED_PRECONDITION) when the source is not quiescent there (its VM may still write, or writes
+        follow the bookmark); AgentNotFound when the retained change log does not hold the bookmark."""
         ...
 
     def azure_permissions(self) -> AzurePermissions:

@@ -255,6 +255,10 @@ def _provider(d: m.ReplicationProviderSpecificSettings | None) -> ProviderState 
             rpo_seconds=d.rpo_in_seconds,
             datastores=_tuple(d.datastores),
             last_recovery_point_time=d.last_recovery_point_received,
+            source_cpu_count=d.source_vm_cpu_count,
+            source_memory_mb=d.source_vm_ram_size_in_mb,
+            firmware_type=d.firmware_type,
+            nic_networks=tuple(n.v_m_network_name or "" for n in d.vm_nics or ()),
         )
     if isinstance(d, m.InMageReplicationDetails):
         return InMageState(

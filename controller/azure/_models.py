@@ -280,6 +280,11 @@ class InMageAzureV2State:
     rpo_seconds: int | None
     datastores: tuple[str, ...]
     last_recovery_point_time: datetime.datetime | None
+    # The source machine as ASR recorded it: what a failback to a new VM recreates.
+    source_cpu_count: int | None = None
+    source_memory_mb: int | None = None
+    firmware_type: str | None = None  # "BIOS" | "UEFI"
+    nic_networks: tuple[str, ...] = ()  # each source NIC's network name, in order
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from controller.jobs._planner import (
 )
 from controller.jobs._progress import Progress, progress
 from controller.jobs._registry import JobRegistry
-from controller.jobs._runner import JobRunner, RunnerSettings
+from controller.jobs._runner import JobRunner, RunnerSettings, StepHook
 from controller.jobs.errors import (
     CancelRequested,
     InvalidParameters,
@@ -68,6 +68,7 @@ __all__ = [
     "Step",
     "StepContext",
     "StepFunction",
+    "StepHook",
     "StepInterrupted",
     "UnknownJobType",
     "WaitUntil",

@@ -38,7 +38,7 @@ from controller.store import CancelRefused, DatabaseUnavailable, JobRecord, JobS
 from controller.store import LeaseLost as StoreLeaseLost
 from failback.errors import PermanentError, TemporaryError
 
-__all__ = ["JobRunner", "RunnerSettings"]
+__all__ = ["JobRunner", "RunnerSettings", "StepHook"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,11 @@ _BUG_REMEDY = "this is a bug in failback: report it with the controller log, the
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+StepHook = Callable[[JobRecord, Step, str], None]
+"""Called with the job, the step and ``"ran"`` (the step returned; its completion is not recorded yet) or
+``"recorded"`` (its completion is durable). Fault injection for crash tests hooks in here (controller.service)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class RunnerSettings:
     lease: dt.timedelta = dt.timedelta(seconds=30)
     poll_interval: float = 1.0
     report_interval: float = 0.5
+    step_hook: StepHook | None = None
 
     def __post_init__(self) -> None:
         if not _REPLICA.match(self.replica):
@@ -267,9 +273,12 @@ class JobRunner:
             attempt,
         )
         context = _Context(self, lease, job, step, position, attempt)
+        hook = self._settings.step_hook
         try:
             output = step.run(context)
             stored = _json_object(output, step)
+            if hook is not None:
+                hook(job, step, "ran")
         except CancelRequested:
             self._store.cancel(lease, position, now=self._clock())
             log.info("job %d cancelled during step %r", job.id, step.name)
@@ -303,6 +312,8 @@ class JobRunner:
             return False
         self._store.complete_step(lease, position, output=stored, now=self._clock())
         log.info("job %d (%s): step %r done", job.id, job.type, step.name)
+        if hook is not None:
+            hook(job, step, "recorded")
         return True
 
     def _temporary(self, lease: Lease, job: JobRecord, step: Step, position: int, error: TemporaryError) -> bool:

@@ -32,6 +32,7 @@ from controller.secrets import KEY_FILE, SecretBox
 from controller.service._backup_servicer import BackupServicer
 from controller.service._config import ControllerConfig
 from controller.service._doctor_servicer import DoctorServicer
+from controller.service._faults import crash_hook
 from controller.service._fleet_servicers import AgentStatusServicer, ServersServicer
 from controller.service._inventory_servicers import InventoryServicer, SourcesServicer
 from controller.service._jobs_servicer import JobsServicer
@@ -111,6 +112,7 @@ class ControllerApp:
                 workers=config.job_workers,
                 lease=config.job_lease,
                 poll_interval=config.job_poll_interval.total_seconds(),
+                step_hook=crash_hook(),
             ),
         )
         self.jobs = Jobs(self.runner.store, self.job_registry, on_submit=self.runner.wake)

@@ -11,7 +11,8 @@ groups and plans.
 from controller.jobs import JobType
 from controller.workflows._deps import Deps, Scope, item_key, pair_id
 from controller.workflows._dryrun import PlannedStep, describe
-from controller.workflows._failover import CANCEL, COMMIT, FAILOVER, POINTS, REPROTECT_BACK, finish_job_types
+from controller.workflows._failover import FAILOVER, POINTS, failover_job_type
+from controller.workflows._finish import CANCEL, COMMIT, REPROTECT_BACK, finish_job_types
 from controller.workflows._forecast import SyncForecast, forecast
 from controller.workflows._import import SETTLED, failback_group_name, import_vault
 from controller.workflows._location import LocationDecision, OnPremVm, decide_location
@@ -40,7 +41,7 @@ JOB_TYPES = {
 
 
 def job_types(deps: Deps) -> list[JobType]:
-    return [reprotect_job_type(deps), *finish_job_types(deps)]
+    return [reprotect_job_type(deps), failover_job_type(deps), *finish_job_types(deps)]
 
 
 __all__ = [

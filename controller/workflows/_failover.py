@@ -1,67 +1,62 @@
-"""``failback.failover`` (to on-premises), ``failback.cancel``, ``failback.commit`` and ``failback.reprotect-back``.
+"""``failback.failover``: fail over to the on-premises site, planned or unplanned, to a chosen point.
 
-Failover, planned (drain pending changes, then cut over at what the source last wrote: no data loss) or unplanned
-(from the chosen point: latest, latest-app, latest-group, or a point id or time). Steps: claim; check direction and
-health and fix the point (recorded, so a re-run after a crash uses the same one); power the Azure VMs off; drain
-(planned); bring each disk to the point; attest it (the target's digest against the source's, recorded on the job and
-the item); record the failover in ASR; release the devices on the master target and detach them; attach them to the
-on-premises VM at their recorded positions; queue the guest customisation restoring recorded static IPs; take the
-rollback snapshot; power on in boot order, waiting for VMware Tools per group (the point of no return); finish in
-``failed-over`` with a rollback window.
+Planned: the Azure VMs are shut down, everything they wrote is drained to the master targets, and the disks are cut
+over at the source's last state (no data loss, proved by the attestation). Unplanned: the disks are cut over at the
+chosen point (latest, latest-app, latest-group, or a point id or time) whatever the source can still say.
 
-Cancel returns the disks to their pre-failover state (revert to the rollback snapshot), gives them back to the master
-target, resumes replication and powers the Azure VM on. Commit ends the rollback window (drops the snapshot and the
-history) and may delete nothing in Azure unless asked with a confirmation. Reprotect-back hands the on-premises VMs
-to ASR for forward protection and releases the master targets' pairs.
+Steps: claim; check direction and health; power the Azure VMs off; drain (planned); bring each disk to the point
+(the choice is recorded before any agent moves, so a re-run after a crash uses the same one); attest it - the master
+target's digest of each disk at the point against the process server's digest of the source at the same bookmark (or
+at the end of its change log for latest), recorded on the item and the job; record the failover in ASR; release the
+devices on the master target and detach them; attach them to the on-premises VM at their recorded positions; queue the
+guest customisation restoring recorded static IPs; take the rollback snapshot; power on in boot order, waiting for
+VMware Tools per group (the point of no return); finish in ``failed-over`` with a rollback window.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from controller.agents import PairState, PointSelector
-from controller.azure import FailoverDirection, InMageAzureV2Reprotect, ItemRef, RecoveryPointChoice
+from controller.agents import AgentError, MemberPoint, PairState, PointSelector
+from controller.azure import FailoverDirection, ItemRef, RecoveryPointChoice
+from controller.azure.errors import AzureAdapterError
 from controller.jobs import InvalidParameters, JobType, Step, StepContext
-from controller.vsphere import DiskPosition, PowerState, StaticIp
+from controller.vsphere import DiskPosition, StaticIp
 from controller.workflows._common import claim_step, finish_step, needs_plan, records, save, subject
 from controller.workflows._deps import Deps, Scope
+from controller.workflows._points import choose_point
 from controller.workflows.errors import AttestationFailed, NotEligible, WorkflowWaiting
 from failback.retry import Policy
 
-__all__ = ["CANCEL", "COMMIT", "FAILOVER", "POINTS", "REPROTECT_BACK", "finish_job_types"]
+__all__ = ["FAILOVER", "POINTS", "ROLLBACK_SNAPSHOT", "failover_job_type"]
 
-FAILOVER, CANCEL, COMMIT, REPROTECT_BACK = (
-    "failback.failover",
-    "failback.cancel",
-    "failback.commit",
-    "failback.reprotect-back",
-)
+FAILOVER = "failback.failover"
 POINTS = frozenset({"latest", "latest-app", "latest-group", "custom"})
 ROLLBACK_SNAPSHOT = "failback-rollback"
-_DRAIN_RETRY = Policy(deadline=6 * 3600.0, initial=1.0, maximum=15.0, jitter=0.5)
+_DRAIN_RETRY = Policy(deadline=6 * 3600.0, initial=0.5, maximum=10.0, jitter=0.25)
 
 
 def _check_failover(params: Mapping[str, Any]) -> None:
     needs_plan(params)
-    if params.get("kind", "planned") not in ("planned", "unplanned"):
+    kind = params.get("kind", "planned")
+    if kind not in ("planned", "unplanned"):
         raise InvalidParameters("'kind' is planned or unplanned")
     point = params.get("point", "latest")
     if point not in POINTS:
         raise InvalidParameters(f"'point' is one of {sorted(POINTS)}")
-    if point == "custom" and not (params.get("point_id") or params.get("point_time")):
+    if point == "custom" and not (params.get("point_id") or params.get("point_time") is not None):
         raise InvalidParameters("a custom point needs 'point_id' or 'point_time'")
-    if params.get("kind", "planned") == "planned" and point != "latest":
-        raise InvalidParameters("a planned failover cuts over at what the source last wrote: use point 'latest'")
+    if kind == "planned" and point == "custom":
+        raise InvalidParameters(
+            "a planned failover cuts over at what the source last wrote: use latest, latest-app or latest-group "
+            "(or an unplanned failover to a custom point)"
+        )
 
 
-def _selector(params: Mapping[str, Any]) -> PointSelector:
-    point = params.get("point", "latest")
-    if point == "custom":
-        return PointSelector("point", point_id=params.get("point_id"), at_time=params.get("point_time"))
-    return PointSelector({"latest-group": "latest"}.get(point, point))
+def _planned(params: Mapping[str, Any]) -> bool:
+    return bool(params.get("kind", "planned") == "planned")
 
 
 # -- failover ------------------------------------------------------------------------------------------------------
@@ -86,25 +81,34 @@ def _check(deps: Deps, ctx: StepContext) -> dict[str, Any]:
 
 
 def _power_off_azure(deps: Deps, ctx: StepContext) -> dict[str, Any]:
+    """Shut the Azure VMs down: a planned failover needs them stopped; an unplanned one tries (so the source stops
+    diverging) but goes on when Azure cannot be reached - that is what unplanned is for."""
     scope = deps.scope(ctx.params)
-    stopped = 0
-    with deps.azure_vms(scope.plan.vault) as vms:
-        for row, _vm in scope.items:
-            vm_id = row.asr.get("azure_vm_id")
-            if not vm_id:
-                continue
-            if (vms.power_state(vm_id).power_state or "") not in ("stopped", "deallocated"):
-                vms.power_off(vm_id)
-                stopped += 1
+    stopped: list[str] = []
+    try:
+        with deps.azure_vms(scope.plan.vault) as vms:
+            for row, _vm in scope.items:
+                vm_id = row.asr.get("azure_vm_id")
+                if not vm_id:
+                    continue
+                if (vms.power_state(vm_id).power_state or "") not in ("stopped", "deallocated"):
+                    vms.power_off(vm_id)
+                    stopped.append(row.name)
+    except AzureAdapterError as exc:
+        if _planned(ctx.params):
+            raise
+        return {"stopped": stopped, "not_stopped": str(exc)}
     return {"stopped": stopped}
 
 
 def _drain(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    if ctx.params.get("kind", "planned") != "planned":
+    """Planned: wait until every source is quiescent (its tracker closed) and acknowledged to the end of its log."""
+    if not _planned(ctx.params):
         return {"drained": False}
     scope = deps.scope(ctx.params)
     current = records(deps, scope)
-    backlog, seqs = 0, {}
+    waiting: list[str] = []
+    left = 0
     for row, _vm in scope.items:
         record = current[row.key]
         ps = deps.process_server(scope.plan, record["process_server"])
@@ -112,66 +116,120 @@ def _drain(deps: Deps, ctx: StepContext) -> dict[str, Any]:
             status = ps.pair(disk["pair_id"])
             if status is None:
                 raise NotEligible(f"{row.name}: process server {ps.name} has no pair {disk['pair_id']}")
-            backlog += status.backlog_bytes
-            seqs[disk["pair_id"]] = status.acknowledged_seq
-            if status.last_sent_seq != status.acknowledged_seq:
-                backlog += 1
-    ctx.report(message=f"{backlog} bytes still to drain")
-    if backlog:
-        raise WorkflowWaiting(f"{backlog} bytes written in Azure are not yet on the master targets")
-    return {"drained": True, "acknowledged_seq": seqs}
+            if status.state is PairState.FAILED:
+                raise NotEligible(
+                    f"{row.name}: pair {disk['pair_id']} failed on {ps.name}: {status.reason}",
+                    remedy="reprotect the item again (a new generation resyncs it), then fail over",
+                )
+            if not status.drained:
+                left += max(status.log_durable_position - status.log_acknowledged_position, 0)
+                left += status.backlog_bytes
+                why = "the source VM still writes" if status.source_writing else status.state.value
+                waiting.append(f"{row.name} disk {disk['source_id']} ({why})")
+    ctx.report(message=f"{left} bytes still to drain" if waiting else "drained")
+    if waiting:
+        raise WorkflowWaiting(f"{len(waiting)} disks not drained yet: {', '.join(waiting[:3])}")
+    return {"drained": True}
 
 
 def _bring_to_point(deps: Deps, ctx: StepContext) -> dict[str, Any]:
+    """Choose each VM's point (recorded before any disk moves), then bring its disks there."""
     scope = deps.scope(ctx.params)
     current = records(deps, scope)
-    selector = _selector(ctx.params)
-    group_point = ctx.params.get("point") == "latest-group"
+    kind = ctx.params.get("point", "latest")
     chosen: dict[str, Any] = {}
+    if kind == "latest-group":
+        _bring_groups(deps, ctx, scope, current)
+        current = records(deps, scope)
     for row, _vm in scope.items:
         record = dict(current[row.key])
-        if record.get("point"):
-            chosen[row.name] = record["point"]
-            continue
         mt = deps.master_target(scope.plan, record["master_target"])
         ids = [d["pair_id"] for d in record["disks"]]
-        members = mt.bring_to_point(ids, record["group"] if group_point else "", selector)
-        record["point"] = {m.pair_id: {"id": m.point_id, "time": m.time} for m in members}
-        save(deps, ctx, row, record)
+        if "point_choice" not in record:
+            choice = choose_point(
+                row.name,
+                {pair: mt.points(pair) for pair in ids},
+                kind=kind,
+                planned=_planned(ctx.params),
+                point_id=ctx.params.get("point_id"),
+                point_time=ctx.params.get("point_time"),
+            )
+            record["point_choice"] = {"id": choice.point.id if choice.point else None, "why": choice.why}
+            save(deps, ctx, row, record)
+        if "point" not in record:
+            point_id = record["point_choice"]["id"]
+            selector = PointSelector("point", point_id=point_id) if point_id else PointSelector("latest")
+            record["point"] = _members(mt.bring_to_point(ids, "", selector))
+            save(deps, ctx, row, record)
         chosen[row.name] = record["point"]
+        ctx.report(message=f"{row.name}: {record['point_choice']['why']}")
     return {"points": chosen}
 
 
+def _bring_groups(deps: Deps, ctx: StepContext, scope: Scope, current: dict[str, dict[str, Any]]) -> None:
+    """latest-group: each failback group's master target moves every member to the group's newest common point."""
+    groups: dict[str, list[str]] = {}
+    for row, _vm in scope.items:
+        groups.setdefault(current[row.key]["group"], []).append(row.key)
+    for group, keys in sorted(groups.items()):
+        members = {row.key for row in deps.protection.items(vault=scope.plan.vault) if _group_of(row) == group}
+        missing = members - set(keys)
+        if missing:
+            names = sorted(deps.protection.item(key).name for key in missing)
+            raise NotEligible(
+                f"latest-group fails over the whole failback group {group}; the job leaves out {', '.join(names)}",
+                remedy="fail over the plan (or every item of the group), or choose another point",
+            )
+        if all("point" in current[key] for key in keys):
+            continue
+        mt = deps.master_target(scope.plan, current[keys[0]]["master_target"])
+        moved = _members(mt.bring_to_point([], group, PointSelector("latest")))
+        for key in keys:
+            item = dict(current[key])
+            mine = {d["pair_id"] for d in item["disks"]}
+            point = {pair: where for pair, where in moved.items() if pair in mine}
+            item["point_choice"] = {
+                "id": next(iter(point.values()))["id"] if point else None,
+                "why": f"the newest point of consistency group {group} that every member holds",
+            }
+            item["point"] = point
+            save(deps, ctx, key, item)
+
+
+def _group_of(row: Any) -> str:
+    return str(row.record.get("group") or row.group_name or row.name)
+
+
+def _members(members: list[MemberPoint]) -> dict[str, Any]:
+    return {m.pair_id: {"id": m.point_id, "time": m.time, "kind": m.kind, "tag": m.tag} for m in members}
+
+
 def _attest(deps: Deps, ctx: StepContext) -> dict[str, Any]:
+    """Each disk's digest at the point on the master target against the source's at the same bookmark, computed by
+    the process server from the source disk. A planned failover must prove it: anything but a match fails the job
+    before any disk is detached. An unplanned one records what could be proved, and why not the rest."""
     scope = deps.scope(ctx.params)
     current = records(deps, scope)
+    planned = _planned(ctx.params)
     results: dict[str, Any] = {}
     for row, _vm in scope.items:
         record = dict(current[row.key])
+        if "attestation" in record:
+            results[row.name] = record["attestation"]
+            continue
         mt = deps.master_target(scope.plan, record["master_target"])
         ps = deps.process_server(scope.plan, record["process_server"])
         attestation = {}
         for disk in record["disks"]:
-            target = mt.digest(disk["pair_id"], record["generation"])
-            # The source's digest is comparable only when the failover is at what the source holds now.
-            source = (
-                ps.source_digest(disk["pair_id"], record["generation"])
-                if ctx.params.get("kind", "planned") == "planned"
-                else None
-            )
-            verdict = "unverified" if source is None else ("match" if source == target.digest else "mismatch")
-            attestation[disk["pair_id"]] = {
-                "target_digest": target.digest.hex(),
-                "source_digest": source.hex() if source else None,
-                "point": target.point_id,
-                "applied_seq": target.applied_seq,
-                "verdict": verdict,
-            }
-            if verdict == "mismatch":
+            point_id = record["point"].get(disk["pair_id"], {}).get("id")
+            entry = _attest_disk(mt, ps, disk["pair_id"], record["generation"], point_id)
+            attestation[disk["pair_id"]] = entry
+            if entry["verdict"] == "mismatch" or (planned and entry["verdict"] != "match"):
                 raise AttestationFailed(
-                    f"{row.name}: disk {disk['source_id']} at the point differs from the source "
-                    f"({target.digest.hex()[:16]}… against {source.hex()[:16] if source else ''}…)",
-                    remedy="cancel the failover and resync the pair (reprotect again); nothing was attached",
+                    f"{row.name}: disk {disk['source_id']} at {point_id or 'latest'}: {entry['verdict']} "
+                    f"(master target {entry['target_digest'][:16]}…, source {(entry['source_digest'] or '-')[:16]}…)"
+                    + (f": {entry['reason']}" if entry.get("reason") else ""),
+                    remedy="cancel the failover (failbackctl cancel-failover); nothing was detached",
                 )
         record["attestation"] = attestation
         save(deps, ctx, row, record)
@@ -179,11 +237,32 @@ def _attest(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     return {"attestation": results}
 
 
+def _attest_disk(mt: Any, ps: Any, pair: str, generation: int, point_id: str | None) -> dict[str, Any]:
+    target = mt.digest(pair, generation)
+    entry: dict[str, Any] = {
+        "point": target.point_id,
+        "target_digest": target.digest.hex(),
+        "applied_seq": target.applied_seq,
+    }
+    try:
+        source = ps.source_digest(pair, generation, point_id, at_end=point_id is None)
+    except AgentError as exc:
+        entry.update(source_digest=None, verdict="unverified", reason=exc.message)
+        return entry
+    entry.update(
+        source_digest=source.digest.hex(),
+        source_bookmark=source.bookmark_id,
+        source_log_position=source.log_position,
+        verdict="match" if source.digest == target.digest else "mismatch",
+    )
+    return entry
+
+
 def _asr_failover(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     scope = deps.scope(ctx.params)
     choice = (
         RecoveryPointChoice.latest_tag()
-        if ctx.params.get("point") == "latest-app"
+        if ctx.params.get("point") in ("latest-app", "latest-group")
         else RecoveryPointChoice.latest_time()
     )
     jobs = {}
@@ -317,233 +396,28 @@ def _power_on(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     return {"boot_groups": booted}
 
 
-# -- cancel, commit, reprotect back ----------------------------------------------------------------------------
-
-
-def _power_off_onprem(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    current = records(deps, scope)
-    with deps.vcenter(scope.plan.vcenter) as vc:
-        for row, _vm in scope.items:
-            record = current[row.key]
-            if record.get("vm") and vc.vm(record["vm"]).power_state is not PowerState.OFF:
-                vc.power_off(record["vm"])
-    return {"powered_off": len(scope.items)}
-
-
-def _revert(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    current = records(deps, scope)
-    reverted = 0
-    with deps.vcenter(scope.plan.vcenter) as vc:
-        for row, _vm in scope.items:
-            record = current[row.key]
-            vm = vc.vm(record["vm"])
-            snap = next((s for s in vm.snapshots if s.name == ROLLBACK_SNAPSHOT), None)
-            if snap is not None:
-                vc.revert_snapshot(vm.instance_uuid, snap.moid)
-                vc.remove_snapshot(vm.instance_uuid, snap.moid)
-                reverted += 1
-    return {"reverted": reverted}
-
-
-def _detach_from_vm(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    current = records(deps, scope)
-    with deps.vcenter(scope.plan.vcenter) as vc:
-        for row, _vm in scope.items:
-            record = dict(current[row.key])
-            on_vm = {d.file_name for d in vc.vm(record["vm"]).disks}
-            for disk in record["disks"]:
-                if disk.get("file") in on_vm:
-                    vc.detach_disk(record["vm"], disk["disk_id"].removeprefix("naa."))
-                disk["attached_to"] = None
-            save(deps, ctx, row, record)
-    return {"detached": len(scope.items)}
-
-
-def _return_to_master_target(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    current = records(deps, scope)
-    with deps.vcenter(scope.plan.vcenter) as vc:
-        for row, _vm in scope.items:
-            record = dict(current[row.key])
-            mt_uuid = scope.plan.agent(record["master_target"]).vm or ""
-            on_mt = {d.file_name for d in vc.vm(mt_uuid).disks}
-            agent = deps.master_target(scope.plan, record["master_target"])
-            for disk in record["disks"]:
-                if disk["file"] not in on_mt:
-                    vc.attach_disk(mt_uuid, disk["file"], independent=True)
-                disk["attached_to"] = "master-target"
-            agent.rescan([d["disk_id"] for d in record["disks"]])
-            for disk in record["disks"]:
-                agent.resolve(disk["disk_id"])
-                agent.prepare(disk["disk_id"])
-                status = agent.pair(disk["pair_id"])
-                if status is not None and status.state is PairState.AT_POINT:
-                    agent.cancel_point(disk["pair_id"], record["generation"])
-            record.pop("point", None)
-            record.pop("attestation", None)
-            save(deps, ctx, row, record)
-    return {"resumed": len(scope.items)}
-
-
-def _asr_cancel(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    with deps.vault(scope.plan.vault) as asr:
-        for row, _vm in scope.items:
-            ref = ItemRef.from_id(row.asr["id"])
-            if asr.get_protected_item(ref).protection_state == "UnplannedFailoverCommitPendingStatesBegin":
-                asr.cancel_failover(ref)
-    return {"cancelled": len(scope.items)}
-
-
-def _power_on_azure(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    started = 0
-    with deps.azure_vms(scope.plan.vault) as vms:
-        for row, _vm in scope.items:
-            vm_id = row.asr.get("azure_vm_id")
-            if vm_id and vms.power_state(vm_id).power_state != "running":
-                vms.start(vm_id)
-                started += 1
-    return {"started": started}
-
-
-def _commit_vmware(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    current = records(deps, scope)
-    with deps.vcenter(scope.plan.vcenter) as vc:
-        for row, _vm in scope.items:
-            vm = vc.vm(current[row.key]["vm"])
-            snap = next((s for s in vm.snapshots if s.name == ROLLBACK_SNAPSHOT), None)
-            if snap is not None:
-                vc.remove_snapshot(vm.instance_uuid, snap.moid)
-    for row, _vm in scope.items:
-        record = current[row.key]
-        agent = deps.master_target(scope.plan, record["master_target"])
-        for disk in record["disks"]:
-            status = agent.pair(disk["pair_id"])
-            if status is not None and status.state is not PairState.COMMITTED:
-                agent.commit_point(disk["pair_id"], record["generation"])
-    return {"committed": len(scope.items)}
-
-
-def _asr_commit(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    with deps.vault(scope.plan.vault) as asr:
-        for row, _vm in scope.items:
-            ref = ItemRef.from_id(row.asr["id"])
-            if asr.get_protected_item(ref).protection_state == "UnplannedFailoverCommitPendingStatesBegin":
-                asr.commit_failover(ref)
-    return {"committed": len(scope.items)}
-
-
-def _asr_reprotect_back(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    scope = deps.scope(ctx.params)
-    plan = scope.plan
-    server = ctx.params.get("asr_process_server")
-    if not server:
-        raise NotEligible(
-            "reprotect-back needs 'asr_process_server': the on-premises process server ASR replicates through"
-        )
-    jobs = {}
-    with deps.vault(plan.vault) as asr:
-        for row, _vm in scope.items:
-            ref = ItemRef.from_id(row.asr["id"])
-            item = asr.get_protected_item(ref)
-            if item.protection_state == "Protected" and item.active_location == "Primary":
-                continue
-            spec = InMageAzureV2Reprotect(
-                process_server_id=server, policy_id=ctx.params.get("asr_policy") or plan.policy
-            )
-            jobs[row.name] = asr.reprotect(ref, spec, direction=FailoverDirection.PRIMARY_TO_RECOVERY).job_id
-    return {"asr_jobs": jobs}
-
-
-def _release_pairs(deps: Deps, ctx: StepContext) -> dict[str, Any]:
-    from controller.agents import AgentNotFound
-
-    scope = deps.scope(ctx.params)
-    current = records(deps, scope)
-    for row, _vm in scope.items:
-        record = current[row.key]
-        mt = deps.master_target(scope.plan, record["master_target"])
-        ps = deps.process_server(scope.plan, record["process_server"])
-        for disk in record["disks"]:
-            for agent in (ps, mt):
-                # NOT_FOUND: deleted by an earlier run of this step.
-                with contextlib.suppress(AgentNotFound):
-                    agent.delete_pair(disk["pair_id"])
-    return {"released": len(scope.items)}
-
-
-def finish_job_types(deps: Deps) -> list[JobType]:
+def failover_job_type(deps: Deps) -> JobType:
     def window(scope: Scope) -> dt.timedelta:
         return scope.plan.rollback_window
 
-    return [
-        JobType(
-            FAILOVER,
-            "Fail over to the on-premises site",
-            (
-                Step("claim", claim_step(deps, "failover"), title="Claim the items"),
-                Step("check", lambda ctx: _check(deps, ctx), title="Check direction and health"),
-                Step("power-off-azure", lambda ctx: _power_off_azure(deps, ctx), title="Power off the Azure VMs"),
-                Step("drain", lambda ctx: _drain(deps, ctx), title="Drain pending changes", retry=_DRAIN_RETRY),
-                Step("bring-to-point", lambda ctx: _bring_to_point(deps, ctx), title="Bring disks to the point"),
-                Step("attest", lambda ctx: _attest(deps, ctx), title="Attest disk digests"),
-                Step("asr-failover", lambda ctx: _asr_failover(deps, ctx), title="Record the failover in ASR"),
-                Step("release-disks", lambda ctx: _release_disks(deps, ctx), title="Detach disks from master targets"),
-                Step("attach-to-vm", lambda ctx: _attach_to_vm(deps, ctx), title="Attach disks to the VMs"),
-                Step("customize", lambda ctx: _customize(deps, ctx), title="Restore static IPs"),
-                Step("snapshot", lambda ctx: _snapshot(deps, ctx), title="Take the rollback snapshot"),
-                Step("power-on", lambda ctx: _power_on(deps, ctx), title="Power on in boot order", cancellable=False),
-                Step("finish", finish_step(deps, "failover", rollback=window), title="Failed over, not committed"),
-            ),
-            subject=subject,
-            validate=_check_failover,
+    return JobType(
+        FAILOVER,
+        "Fail over to the on-premises site",
+        (
+            Step("claim", claim_step(deps, "failover"), title="Claim the items"),
+            Step("check", lambda ctx: _check(deps, ctx), title="Check direction and health"),
+            Step("power-off-azure", lambda ctx: _power_off_azure(deps, ctx), title="Power off the Azure VMs"),
+            Step("drain", lambda ctx: _drain(deps, ctx), title="Drain pending changes", retry=_DRAIN_RETRY),
+            Step("bring-to-point", lambda ctx: _bring_to_point(deps, ctx), title="Bring disks to the point"),
+            Step("attest", lambda ctx: _attest(deps, ctx), title="Attest disk digests"),
+            Step("asr-failover", lambda ctx: _asr_failover(deps, ctx), title="Record the failover in ASR"),
+            Step("release-disks", lambda ctx: _release_disks(deps, ctx), title="Detach disks from master targets"),
+            Step("attach-to-vm", lambda ctx: _attach_to_vm(deps, ctx), title="Attach disks to the VMs"),
+            Step("customize", lambda ctx: _customize(deps, ctx), title="Restore static IPs"),
+            Step("snapshot", lambda ctx: _snapshot(deps, ctx), title="Take the rollback snapshot"),
+            Step("power-on", lambda ctx: _power_on(deps, ctx), title="Power on in boot order", cancellable=False),
+            Step("finish", finish_step(deps, "failover", rollback=window), title="Failed over, not committed"),
         ),
-        JobType(
-            CANCEL,
-            "Cancel a failover before commit",
-            (
-                Step("claim", claim_step(deps, "cancel"), title="Claim the items"),
-                Step("power-off", lambda ctx: _power_off_onprem(deps, ctx), title="Power off the on-premises VMs"),
-                Step("revert", lambda ctx: _revert(deps, ctx), title="Return the disks to their pre-failover state"),
-                Step("detach", lambda ctx: _detach_from_vm(deps, ctx), title="Detach the disks from the VMs"),
-                Step("resume", lambda ctx: _return_to_master_target(deps, ctx), title="Resume replication"),
-                Step("asr-cancel", lambda ctx: _asr_cancel(deps, ctx), title="Cancel the failover in ASR"),
-                Step("power-on-azure", lambda ctx: _power_on_azure(deps, ctx), title="Power the Azure VMs on"),
-                Step("finish", finish_step(deps, "cancel"), title="Items replicate again"),
-            ),
-            subject=subject,
-            validate=needs_plan,
-        ),
-        JobType(
-            COMMIT,
-            "Commit a failover",
-            (
-                Step("claim", claim_step(deps, "commit"), title="Claim the items"),
-                Step(
-                    "commit", lambda ctx: _commit_vmware(deps, ctx), title="End the rollback window", cancellable=False
-                ),
-                Step("asr-commit", lambda ctx: _asr_commit(deps, ctx), title="Commit in ASR"),
-                Step("finish", finish_step(deps, "commit"), title="Committed"),
-            ),
-            subject=subject,
-            validate=needs_plan,
-        ),
-        JobType(
-            REPROTECT_BACK,
-            "Reprotect the on-premises VMs back to Azure",
-            (
-                Step("claim", claim_step(deps, "reprotect-back"), title="Claim the items"),
-                Step("asr-reprotect", lambda ctx: _asr_reprotect_back(deps, ctx), title="Hand the VMs back to ASR"),
-                Step("release", lambda ctx: _release_pairs(deps, ctx), title="Release master-target resources"),
-                Step("finish", finish_step(deps, "reprotect-back"), title="Protected to Azure"),
-            ),
-            subject=subject,
-            validate=needs_plan,
-        ),
-    ]
+        subject=subject,
+        validate=_check_failover,
+    )

@@ -38,6 +38,16 @@ def _state(details: dict[str, Any]) -> ItemState:
     return ItemState.NOT_ELIGIBLE
 
 
+def _hardware(provider: dict[str, Any]) -> dict[str, Any]:
+    """The source machine as ASR recorded it (classic providers): what a failback to a new VM recreates."""
+    return {
+        "cpus": provider.get("source_cpu_count"),
+        "memory_mb": provider.get("source_memory_mb"),
+        "firmware": provider.get("firmware_type"),
+        "nics": list(provider.get("nic_networks") or ()),
+    }
+
+
 def import_vault(
     vault: str, inventory: InventoryStore, protection: ProtectionStore, *, now: dt.datetime
 ) -> dict[str, int]:
@@ -68,6 +78,7 @@ def import_vault(
             "os_type": (details.get("details") or {}).get("os_type"),
             "ip_address": (details.get("details") or {}).get("ip_address"),
             "policy_id": details.get("policy_id"),
+            "hardware": _hardware(details.get("details") or {}),
         }
         rows.append((item_key(vault, item.key), item.name, groups.get(parent), _state(details), asr))
     inserted = protection.import_items(vault, rows, settled=SETTLED, now=now)

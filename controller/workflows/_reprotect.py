@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller import vsphere
@@ -36,11 +36,12 @@ from controller.workflows.errors import NotEligible, WorkflowWaiting
 from failback.diskid import InvalidDiskId, normalize_disk_id
 from failback.retry import Policy
 
-__all__ = ["REPROTECT", "reprotect_job_type"]
+__all__ = ["REPROTECT", "policy_id", "reprotect_job_type"]
 
 REPROTECT = "failback.reprotect"
 _SYNC_RETRY = Policy(deadline=7 * 86400.0, initial=2.0, maximum=30.0, jitter=1.0)
 _DEFAULT_CPUS, _DEFAULT_MEMORY_MB = 2, 4096
+_FIRMWARE = {"BIOS": "bios", "UEFI": "efi"}  # ASR's firmwareType -> vSphere's firmware
 
 
 def _normal(value: str) -> str | None:
@@ -73,9 +74,6 @@ def _decide(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     plan = scope.plan
     with deps.vcenter(plan.vcenter) as vc:
         inventory = vc.inventory()
-    datastore = inventory.datastore(plan.datastore) or inventory.datastore_named(plan.datastore)
-    if datastore is None:
-        raise NotEligible(f"plan {plan.name}: vCenter {plan.vcenter} has no datastore {plan.datastore}")
     rooms, hosts = [], {}
     for name in plan.master_targets:
         mt_vm = _master_target_vm(inventory, deps, scope, name)
@@ -122,6 +120,7 @@ def _decide(deps: Deps, ctx: StepContext) -> dict[str, Any]:
             pinned or (unit.pinned if unit else None),
         )
         original = inventory.vm(decision.vm) if decision.vm else None
+        datastore = _chosen_datastore(inventory, plan, vm)
         decisions[row.key] = {
             "location": decision.location,
             "reasons": list(decision.reasons),
@@ -132,6 +131,7 @@ def _decide(deps: Deps, ctx: StepContext) -> dict[str, Any]:
             "generation": int(current[row.key].get("generation", 0)),
             "static_ips": _static_ips(vm, original, row.asr),
             "os": (row.asr.get("os_type") or "").lower() or None,
+            "hardware": dict(row.asr.get("hardware") or {}),
             "disks": [
                 {
                     "source_id": d.get("id"),
@@ -156,6 +156,18 @@ def _decide(deps: Deps, ctx: StepContext) -> dict[str, Any]:
         "locations": {deps.protection.item(k).name: d["location"] for k, d in decisions.items()},
         "placement": placed,
     }
+
+
+def _chosen_datastore(inventory: Inventory, plan: Any, vm: Any) -> vsphere.Datastore:
+    """The VM's datastore from the plan (its own, else the plan's), where a new VM and its replica disks go."""
+    name = vm.datastore or plan.datastore
+    found = inventory.datastore(name) or inventory.datastore_named(name)
+    if found is None:
+        raise NotEligible(
+            f"{vm.item}: vCenter {plan.vcenter} has no datastore {name}",
+            remedy="name a datastore of the vCenter (by name or moid) in the plan file",
+        )
+    return found
 
 
 def _static_ips(vm: Any, original: VirtualMachine | None, asr: dict[str, Any]) -> list[dict[str, Any]]:
@@ -197,9 +209,14 @@ def _change_log(vm: Any, disk: dict[str, Any], index: int) -> str | None:
 # -- prepare the on-premises VMs ------------------------------------------------------------------------------------
 
 
-def _new_vm_record(name: str, record: dict[str, Any], network: str | None) -> VirtualMachine:
-    """The hardware of a new VM for an item without an on-premises VM: what ASR recorded, with safe defaults."""
-    nics = (Nic(-1, "Network adapter 1", "vmxnet3", None, False, network, None, True, True, ()),) if network else ()
+def _new_vm_record(name: str, record: dict[str, Any], networks: Sequence[str]) -> VirtualMachine:
+    """The hardware of a new VM for an item without an on-premises VM: what ASR recorded of the source machine
+    (CPUs, memory, firmware, one NIC per source NIC on ``networks``), with safe defaults where it recorded nothing."""
+    hardware = record.get("hardware") or {}
+    nics = tuple(
+        Nic(-1 - index, f"Network adapter {index + 1}", "vmxnet3", None, False, network, None, True, True, ())
+        for index, network in enumerate(networks)
+    )
     return VirtualMachine(
         instance_uuid="",
         bios_uuid=None,
@@ -214,10 +231,10 @@ def _new_vm_record(name: str, record: dict[str, Any], network: str | None) -> Vi
         guest_full_name=None,
         tools_running_status=None,
         tools_version_status=None,
-        firmware="efi",
-        num_cpus=_DEFAULT_CPUS,
+        firmware=_FIRMWARE.get(str(hardware.get("firmware") or "").upper(), "efi"),
+        num_cpus=int(hardware.get("cpus") or _DEFAULT_CPUS),
         cores_per_socket=1,
-        memory_mb=_DEFAULT_MEMORY_MB,
+        memory_mb=int(hardware.get("memory_mb") or _DEFAULT_MEMORY_MB),
         vmx_path=None,
         nics=nics,
         controllers=(Controller(-100, "pvscsi", 0, None),),
@@ -258,9 +275,9 @@ def _prepare_vms(deps: Deps, ctx: StepContext) -> dict[str, Any]:
                 existing = next((v for v in inventory.vms if v.name == record["vm_name"] and not v.disks), None)
                 if existing is None:
                     mt_vm = _master_target_vm(inventory, deps, scope, record["master_target"])
-                    network = _mapped_network(inventory, plan.network.map, mt_vm)
+                    networks = _nic_networks(inventory, plan.network.map, mt_vm, record)
                     existing = vc.create_vm(
-                        _new_vm_record(record["vm_name"], record, network),
+                        _new_vm_record(record["vm_name"], record, networks),
                         name=record["vm_name"],
                         host=mt_vm.host or "",
                         datastore=record["datastore"],
@@ -274,8 +291,28 @@ def _prepare_vms(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     return {"created": created, "powered_off": powered_off}
 
 
+def _nic_networks(
+    inventory: Inventory, mapping: Mapping[str, str], mt_vm: VirtualMachine, record: dict[str, Any]
+) -> list[str]:
+    """A network moid per NIC of the new VM: each source NIC's network (as ASR recorded it) through the plan's
+    network map, else the network of that name on-premises, else the fallback; one NIC on the fallback when ASR
+    recorded none."""
+    fallback = _mapped_network(inventory, mapping, mt_vm)
+    networks = []
+    for source in (record.get("hardware") or {}).get("nics") or ():
+        found = inventory.network_named(mapping.get(source, source))
+        if found is not None:
+            networks.append(found.moid)
+        elif fallback is not None:
+            networks.append(fallback)
+    if not networks and fallback is not None:
+        networks.append(fallback)
+    return networks
+
+
 def _mapped_network(inventory: Inventory, mapping: Mapping[str, str], mt_vm: VirtualMachine) -> str | None:
-    """The network for a new VM's NIC: the first mapped target network, else the master target's first."""
+    """The network for a NIC with no source network to follow: the first mapped target network, else the master
+    target's first."""
     for target in mapping.values():
         network = inventory.network_named(target)
         if network is not None:
@@ -432,7 +469,7 @@ def _asr_reprotect(deps: Deps, ctx: StepContext) -> dict[str, Any]:
                 master_target_id=mt_id,
                 process_server_id=ps_id,
                 retention_drive=plan.retention_volume,
-                policy_id=_policy_id(asr, plan.policy),
+                policy_id=policy_id(asr, plan.policy),
                 run_as_account_id=account,
                 datastore_name=datastore,
             )
@@ -451,7 +488,7 @@ def _asr_server(agent: Any, servers: Any) -> str:
     )
 
 
-def _policy_id(asr: Any, policy: str) -> str:
+def policy_id(asr: Any, policy: str) -> str:
     if policy.startswith("/"):
         return policy
     vault = asr.vault

@@ -173,6 +173,10 @@ class Item:
     rpo_seconds: int = 0
     protection_stage: str = "Protected"
     firmware_type: str = "BIOS"
+    # The source machine's hardware as ASR recorded it (what a failback to a new VM recreates).
+    cpu_count: int = 4
+    memory_mb: int = 16384
+    nic_networks: list[str] = field(default_factory=list)  # each source NIC's network name, in order
     vcenter_id: str = "vcenter-01"
     recovery_points: list[RecoveryPoint] = field(default_factory=list)
     health_errors: list[HealthIssue] = field(default_factory=list)

@@ -38,8 +38,13 @@ def provider_details(bodies: Bodies, item: Item) -> Json:
                 {"diskId": d.disk_id, "diskName": d.disk_name, "diskCapacityInBytes": d.capacity_bytes}
                 for d in item.disks
             ],
-            "sourceVmCpuCount": 4,
-            "sourceVmRamSizeInMB": 16384,
+            "sourceVmCpuCount": item.cpu_count,
+            "sourceVmRamSizeInMB": item.memory_mb,
+            "firmwareType": item.firmware_type,
+            "vmNics": [
+                {"nicId": f"nic-{item.friendly_name}-{index}", "vMNetworkName": network}
+                for index, network in enumerate(item.nic_networks)
+            ],
             "osType": item.os_type,
             "recoveryAzureVMName": vm.name if vm else None,
             "recoveryAzureVMSize": "Standard_D4s_v5",
@@ -57,8 +62,8 @@ def provider_details(bodies: Bodies, item: Item) -> Json:
         return {
             "instanceType": "InMage",
             "activeSiteType": "Azure",
-            "sourceVmCpuCount": 4,
-            "sourceVmRamSizeInMB": 16384,
+            "sourceVmCpuCount": item.cpu_count,
+            "sourceVmRamSizeInMB": item.memory_mb,
             "osDetails": {"osType": item.os_type},
             "protectionStage": item.protection_stage,
             "vmId": item.name,

@@ -4,7 +4,7 @@ Each fix is a set of anchored text edits: an anchor must occur exactly once in i
 error naming the file and the anchor. A simulator that silently misses a fix would make tests pass or fail for the
 wrong reason, so there is no "apply what matches" mode. Fixes 1-4 are described in the lab notes (vcsim.md); fix 5
 makes licence assignments listable the way vCenter lists them; fix 6 gives every VMDK a ``-flat.vmdk`` extent of
-its capacity, which the lab's hypervisor shim uses as the disk's bytes.
+its capacity, which the lab's hypervisor shim uses as the disk's bytes; fix 7 starts VMware Tools with the guest.
 
 This module must never write to the system's source tree: callers pass the root of their own copy.
 """
@@ -239,6 +239,31 @@ FIXES: tuple[Fix, ...] = (
 \t\t\t\t\t}
 \t\t\t\t}
 \t\t\t}
+""",
+            ),
+        ),
+    ),
+    Fix(
+        7,
+        "simulator/virtual_machine.go",
+        "a powered-on VM never reported VMware Tools running, so a workflow waiting for the guest to boot (as vCenter "
+        "shows it: toolsRunningStatus) waited for ever; the lab's guests run Tools, which start with the VM and stop "
+        "with it",
+        (
+            Edit(
+                anchor="""\t\t{Name: "summary.runtime.bootTime", Val: boot},
+\t})
+""",
+                replacement="""\t\t{Name: "summary.runtime.bootTime", Val: boot},
+\t})
+\t// failback fix 7: the guest's VMware Tools run while the VM does.
+\ttools := string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)
+\tif c.state == types.VirtualMachinePowerStatePoweredOn {
+\t\ttools = string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+\t}
+\tMap.Update(c.VirtualMachine, []types.PropertyChange{
+\t\t{Name: "guest.toolsRunningStatus", Val: tools},
+\t})
 """,
             ),
         ),

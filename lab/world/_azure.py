@@ -35,9 +35,15 @@ from lab.azure import (
 from lab.world._layout import MASTER_TARGET, PROCESS_SERVER, Layout, Record
 from lab.world._workload import Workload, WorkloadDisk, WorkloadSettings
 
-__all__ = ["AzureSide", "build_estate", "lab_id"]
+__all__ = ["MULTI_VM_GROUP", "AzureSide", "build_estate", "lab_id"]
 
 _NAMESPACE = uuid.UUID("5b1f7a52-2f4e-4c1b-9a43-6c6162666c62")  # the lab's: ids are stable across labs
+_CONFIG_SERVER = "cs-lab"
+# The multi-VM consistency group the lab's "mobility service" stamps on its shared bookmarks. An operator names it
+# after the failback group, which the controller makes from the protection group (here the configuration server's
+# one container, which the endpoint names like its fabric) as "<group>_Failback", and registers the pairs under.
+MULTI_VM_GROUP = f"{_CONFIG_SERVER}_Failback"
+_ASR_FIRMWARE = {"bios": "BIOS", "efi": "UEFI"}
 
 
 def lab_id(name: str) -> str:
@@ -48,14 +54,14 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     azure = record.azure
     now = datetime.datetime.now(datetime.UTC)
     failed_over = now - datetime.timedelta(days=3)
-    datastore = record.vcenter["datastore"]
     mt = MasterTarget(
         id=lab_id(MASTER_TARGET.name),
         name=MASTER_TARGET.name,
         ip_address="127.0.0.1",
         os_type="Linux",
         retention_volumes=[RetentionVolume(str(layout.retention), 8 << 30, 6 << 30)],
-        datastores=[Datastore(datastore["name"], lab_id(datastore["name"]), "100.0", "80.0")],
+        # Every datastore its host mounts, as the configuration server reports them.
+        datastores=[Datastore(name, lab_id(name), "100.0", "80.0") for name in record.vcenter["datastores"]],
         disk_count=1,
         last_heartbeat=now,
     )
@@ -70,7 +76,7 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     )
     fabric = Fabric(
         name=lab_id("config-server"),
-        friendly_name="cs-lab",
+        friendly_name=_CONFIG_SERVER,
         host_name="cs-lab.lab.local",
         ip_address="127.0.0.1",
         process_servers=[ps],
@@ -80,19 +86,25 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     )
     items, vms = [], []
     for vm in record.vms:
+        hardware = vm.get("hardware", {})
         items.append(
             Item(
                 name=lab_id(f"item-{vm['name']}"),
                 fabric=fabric.name,
                 container=fabric.containers[0],
                 friendly_name=vm["name"],
+                physical=bool(vm.get("physical")),
                 provider="InMageAzureV2",
                 policy="lab-24h",
                 os_type="Linux",
                 ip_address="127.0.0.1",
-                disks=[Disk(d["disk_id"], d["file_name"], d["size_bytes"]) for d in vm["disks"]],
+                disks=[Disk(d["disk_id"], d["file_name"] or d["disk_id"], d["size_bytes"]) for d in vm["disks"]],
                 azure_vm=vm["name"],
                 process_server_id=ps.id,
+                firmware_type=_ASR_FIRMWARE[hardware.get("firmware", "bios")],
+                cpu_count=int(hardware.get("cpus", 1)),
+                memory_mb=int(hardware.get("memory_mb", 512)),
+                nic_networks=list(hardware.get("nics", ())),
                 vcenter_id="vcenter-lab",
                 recovery_points=[RecoveryPoint("rp-before-failover", failed_over, "ApplicationConsistent")],
                 failover_recovery_point="rp-before-failover",
@@ -139,7 +151,15 @@ class AzureSide:
         for index, vm in enumerate(record.vms):
             disks = [WorkloadDisk(d["disk_id"], Path(d["source"]), Path(d["change_log"])) for d in vm["disks"]]
             self.workloads.append(
-                Workload(vm["name"], disks, layout.bookmarks(vm["name"]), self._runs(vm["name"]), settings, seed=index)
+                Workload(
+                    vm["name"],
+                    disks,
+                    layout.bookmarks(vm["name"]),
+                    self._runs(vm["name"]),
+                    settings,
+                    seed=index,
+                    group=MULTI_VM_GROUP,
+                )
             )
 
     def _runs(self, name: str) -> Any:

@@ -25,23 +25,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LAB_VMS", "MASTER_TARGET", "MIB", "PROCESS_SERVER", "Layout", "VmSpec", "default_dir", "read_record"]
+__all__ = [
+    "LAB_VMS",
+    "MASTER_TARGET",
+    "MIB",
+    "PHYSICAL_SERVER",
+    "PROCESS_SERVER",
+    "Layout",
+    "VmSpec",
+    "default_dir",
+    "read_record",
+]
 
 MIB = 1 << 20
 
 
 @dataclass(frozen=True)
 class VmSpec:
+    """A machine's disks and hardware; the hardware is what Azure Site Recovery recorded of the source machine
+    (``sourceVmCpuCount``, ``sourceVmRamSizeInMB``, ``firmwareType``), and a VM that fails back as a new VM gets it."""
+
     name: str
     disk_bytes: tuple[int, ...]
+    cpus: int = 1
+    memory_mb: int = 512
+    firmware: str = "bios"  # vSphere's spelling: bios | efi
+
+    def hardware(self) -> dict[str, object]:
+        return {"cpus": self.cpus, "memory_mb": self.memory_mb, "firmware": self.firmware}
 
 
-# The three machines that were failed over to Azure and come back.
+# The three machines that were failed over to Azure and come back; each with its own hardware, so a VM made anew
+# shows whether it was configured like its source.
 LAB_VMS: tuple[VmSpec, ...] = (
-    VmSpec("web01", (64 * MIB, 32 * MIB)),
-    VmSpec("app01", (64 * MIB,)),
-    VmSpec("db01", (96 * MIB,)),
+    VmSpec("web01", (64 * MIB, 32 * MIB), cpus=2, memory_mb=1024, firmware="efi"),
+    VmSpec("app01", (64 * MIB,), cpus=4, memory_mb=3072, firmware="efi"),
+    VmSpec("db01", (96 * MIB,), cpus=8, memory_mb=4096),
 )
+# With ``lab up --physical``: a physical Linux server that was failed over to Azure too. It has no VM on-premises
+# and its disks no VMDK UUIDs, so it fails back as a new VM (alternate location, full initial sync).
+PHYSICAL_SERVER = VmSpec("phys01", (32 * MIB,), cpus=2, memory_mb=2048, firmware="efi")
 MASTER_TARGET = VmSpec("mt-lab", (16 * MIB,))  # its OS disk; replicated disks are attached by the workflows
 PROCESS_SERVER = "ps-lab"
 

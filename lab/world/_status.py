@@ -12,19 +12,28 @@ The document (``--output json``), schema 1; keys are only ever added::
                              "client_id", "secret_file"},
                    "controller": {"api", "registration"},
                    "agents": {name: {"role", "address", "config"}}},
-     "vms": [{"name": str,
+     "vms": [{"name": str, "physical": bool,                  # a physical server has no on-premises disks
               "azure": {"power_state": str | null, "protection_state": str | null,
                         "disks": [{"disk_id", "path", "size_bytes", "change_log"}]},
-              "onprem": {"instance_uuid": str, "power_state": str | null,
-                         "disks": [{"disk_id", "vmdk", "path", "size_bytes", "attached_to": str | null}]},
-              "bookmarks": [{"id", "kind": "app" | "crash", "tag": str | null, "time": float,
+              "onprem": {"instance_uuid": str | null, "power_state": str | null,
+                         "disks": [{"disk_id", "vmdk", "path", "size_bytes", "attached_to": str | null,
+                                    "replication": null | {"pair_id", "generation", "state", "group": str | null,
+                                                           "journal": str,
+                                                           "points": [{"id", "kind": "crash" | "app" |
+                                                                       "resync_complete", "tag", "group", "time",
+                                                                       "seq", "history_bytes"}]}}]},
+              "bookmarks": [{"id", "kind": "app" | "crash", "tag": str | null, "group": str, "time": float,
                              "disks": {disk_id: {"digest": hex, "position": int}}}]}],
      "master_target": {"vm", "instance_uuid", "guest_root", "dev_root", "retention",
-                       "devices": [{"name", "hctl", "disk_id", "vmdk", "path", "file"}]}}
+                       "devices": [{"name", "hctl", "disk_id", "vmdk", "path", "file"}],
+                       "replication_error": str | null}}
 
 ``onprem.disks`` are the on-premises VMDKs wherever they are attached now (``attached_to``: the VM, e.g. the master
-target during replication; null when detached), each with the extent file holding its bytes. ``bookmarks`` is the
-oracle: the digest (:func:`agent.dataplane.disk_digest`) of every source disk at every bookmark the workload took.
+target during replication; null when detached), each with the extent file holding its bytes. ``replication`` is the
+master target's pair for that disk (null when it has none): its journal directory on the retention volume and every
+recovery point it holds, oldest first (``master_target.replication_error`` says why it could not be read, if so).
+``bookmarks`` is the oracle: the digest (:func:`agent.dataplane.disk_digest`) of every source disk at every bookmark
+the workload took.
 """
 
 from __future__ import annotations
@@ -33,7 +42,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from failback.diskid import InvalidDiskId, normalize_disk_id
 from lab.world._layout import Layout, read_record
+from lab.world._points import replication_by_disk
 from lab.world._up import processes
 from lab.world._vsphere import VmFacts, connect, extent_path, read_vms
 from lab.world.errors import LabError, LabNotFound
@@ -44,6 +55,13 @@ SCHEMA = 1
 _AZURE_KEYS = (
     "base_url", "ca_file", "subscription_id", "resource_group", "vault", "tenant_id", "client_id", "secret_file",
 )  # fmt: skip
+
+
+def _normal(value: str) -> str | None:
+    try:
+        return normalize_disk_id(value)
+    except InvalidDiskId:
+        return None
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -85,12 +103,13 @@ def status(layout: Layout) -> dict[str, Any]:
         for live_disk in facts.disks:
             owners[live_disk.uuid.lower()] = (facts.name, live_disk)
     azure_state = _json(layout.azure / "state.json")
+    pairs, pairs_error = replication_by_disk(layout, record) if state != "starting" else ({}, "the lab is starting")
     vms = []
     for vm in record.vms:
         name = vm["name"]
         now = (live or {}).get(name)
         onprem_disks = []
-        for disk in vm["disks"]:
+        for disk in [] if vm.get("physical") else vm["disks"]:
             owner, where = owners.get(disk["disk_id"].lower(), (None, None))
             onprem_disks.append(
                 {
@@ -99,11 +118,13 @@ def status(layout: Layout) -> dict[str, Any]:
                     "path": str(extent_path(where.file_name, urls)) if where else disk["onprem_file"],
                     "size_bytes": disk["size_bytes"],
                     "attached_to": owner,
+                    "replication": pairs.get(_normal(disk["disk_id"]) or ""),
                 }
             )
         vms.append(
             {
                 "name": name,
+                "physical": bool(vm.get("physical")),
                 "azure": {
                     "power_state": azure_state.get("vms", {}).get(name),
                     "protection_state": azure_state.get("items", {}).get(name),
@@ -140,5 +161,6 @@ def status(layout: Layout) -> dict[str, Any]:
         "master_target": {
             **{k: record.master_target.get(k) for k in ("vm", "instance_uuid", "guest_root", "dev_root", "retention")},
             "devices": shim.get("devices", []),
+            "replication_error": pairs_error,
         },
     }

@@ -34,9 +34,19 @@ from typing import Any
 from failback.config import parse_address
 from failback.retry import Policy
 from lab.vcsim import build
-from lab.world._layout import LAB_VMS, MASTER_TARGET, MIB, PROCESS_SERVER, Layout, Record, read_record
+from lab.world._layout import (
+    LAB_VMS,
+    MASTER_TARGET,
+    MIB,
+    PHYSICAL_SERVER,
+    PROCESS_SERVER,
+    Layout,
+    Record,
+    VmSpec,
+    read_record,
+)
 from lab.world._procs import Proc, Starting, alive, python_env, start, stop
-from lab.world._vsphere import connect, create_vm, datastore_urls, extent_path
+from lab.world._vsphere import connect, create_vm, datastore_urls, extent_path, first_network
 from lab.world.errors import LabError, LabExists, LabNotFound
 
 __all__ = ["down", "up"]
@@ -46,14 +56,16 @@ _READY = 60.0
 _URL_WAIT = Policy(deadline=60.0, initial=0.02, maximum=0.2)
 _CLI_TIMEOUT = 120.0
 _FILLED = 0.6  # share of each source disk's MiB chunks that hold data; the rest stays zero (sparse)
+_BOOT_GROUPS = {"db01": 1, "app01": 2, "web01": 3, PHYSICAL_SERVER.name: 2}  # the database first, web last
 
 
 def _quiet(_: str) -> None:
     return None
 
 
-def up(layout: Layout, *, progress: Progress = _quiet) -> Record:
-    """Bring a lab up in ``layout.root``; refuses a directory that already holds one."""
+def up(layout: Layout, *, progress: Progress = _quiet, physical: bool = False) -> Record:
+    """Bring a lab up in ``layout.root``; refuses a directory that already holds one. ``physical`` adds a physical
+    server (``PHYSICAL_SERVER``) failed over to Azure, which fails back as a new VM."""
     if layout.record.exists():
         raise LabExists(
             f"a lab is already in {layout.root}", remedy="run 'failbackctl lab down' first, or use another --dir"
@@ -66,6 +78,8 @@ def up(layout: Layout, *, progress: Progress = _quiet) -> Record:
     try:
         _simulator(layout, record, progress)
         _vms_and_disks(layout, record, progress)
+        if physical:
+            _physical_server(layout, record, progress)
         _controller(layout, record, progress)
         _shim(layout, record, progress)
         _agents(layout, record, progress)
@@ -130,8 +144,9 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
     with connect(vc["host"], vc["port"], vc["username"], password, Path(vc["ca_file"])) as si:
         mt = create_vm(si, MASTER_TARGET.name, list(MASTER_TARGET.disk_bytes), enable_uuid=True, power_on=True)
         urls = datastore_urls(si)
-        datastore = next(iter(urls))
+        datastore = min(urls)  # LocalDS_0, where create_vm puts every lab VM
         record.vcenter["datastore"] = {"name": datastore, "path": str(urls[datastore])}
+        record.vcenter["datastores"] = {name: str(path) for name, path in urls.items()}
         record.master_target = {
             "vm": mt.name,
             "instance_uuid": mt.instance_uuid,
@@ -140,8 +155,19 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
             "dev_root": str(layout.guest / "dev"),
             "retention": str(layout.retention),
         }
+        # The network every lab VM's NIC is on: what ASR recorded as each source NIC's network.
+        record.vcenter["networks"] = [name for name in (first_network(si),) if name]
         for index, spec in enumerate(LAB_VMS):
-            vm = create_vm(si, spec.name, list(spec.disk_bytes), enable_uuid=False, power_on=False)
+            vm = create_vm(
+                si,
+                spec.name,
+                list(spec.disk_bytes),
+                enable_uuid=False,
+                power_on=False,
+                cpus=spec.cpus,
+                memory_mb=spec.memory_mb,
+                firmware=spec.firmware,
+            )
             disks = []
             for unit, disk in enumerate(vm.disks):
                 source = layout.source_disk(vm.name, disk.uuid)
@@ -158,12 +184,54 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
                         "onprem_file": str(extent),
                     }
                 )
-            record.vms.append({"name": vm.name, "instance_uuid": vm.instance_uuid, "disks": disks})
+            record.vms.append(
+                {
+                    "name": vm.name,
+                    "instance_uuid": vm.instance_uuid,
+                    "hardware": _hardware(spec, record),
+                    "disks": disks,
+                }
+            )
             record.save(layout)
     progress(
         f"VMs in the simulator: {MASTER_TARGET.name} (master target) and "
         f"{', '.join(s.name for s in LAB_VMS)}, their VMDKs holding the data as it was at the failover"
     )
+
+
+def _hardware(spec: VmSpec, record: Record) -> dict[str, Any]:
+    """The source machine as ASR recorded it: CPUs, memory, firmware and one NIC on the lab's network."""
+    return {**spec.hardware(), "nics": record.vcenter["networks"][:1]}
+
+
+def _physical_server(layout: Layout, record: Record, progress: Progress) -> None:
+    """Its disks exist only in Azure (and are named as the server's OS named them): nothing on-premises holds them."""
+    disks = []
+    for unit, size in enumerate(PHYSICAL_SERVER.disk_bytes):
+        disk_id = f"{PHYSICAL_SERVER.name}-sd{chr(ord('a') + unit)}"
+        source = layout.source_disk(PHYSICAL_SERVER.name, disk_id)
+        _fill(source, size, seed=1000 + unit)
+        disks.append(
+            {
+                "disk_id": disk_id,
+                "file_name": None,
+                "size_bytes": size,
+                "source": str(source),
+                "change_log": str(layout.change_log(PHYSICAL_SERVER.name, disk_id)),
+                "onprem_file": None,
+            }
+        )
+    record.vms.append(
+        {
+            "name": PHYSICAL_SERVER.name,
+            "instance_uuid": None,
+            "physical": True,
+            "hardware": _hardware(PHYSICAL_SERVER, record),
+            "disks": disks,
+        }
+    )
+    record.save(layout)
+    progress(f"physical server {PHYSICAL_SERVER.name}: its disks exist only in Azure (it fails back as a new VM)")
 
 
 def _fill(path: Path, size: int, *, seed: int) -> None:
@@ -282,6 +350,9 @@ def _agents(layout: Layout, record: Record, progress: Progress) -> None:
         if role == "master-target":
             layout.retention.mkdir(parents=True)
             text += f'\n[discovery]\nsysfs_root = "{layout.guest}"\ndev_root = "{layout.guest / "dev"}"\n'
+            # The lab's retention "volume" is a directory of the lab, on whatever volume holds it (often the OS's):
+            # a real master target refuses that, so the lab says it knows.
+            text += "\n[replication]\ncheck_retention_volume = false\n"
         config.write_text(text)
         argv = [sys.executable, "-m", "agent", "serve", "--config", str(config)]
         status = _track(layout, record, start(layout, name, argv)).wait_ready(_READY)
@@ -373,12 +444,21 @@ def _plan(layout: Layout, record: Record) -> None:
         'role = "process-server"',
         f'address = "{ps["address"]}"',
     ]
-    for vm in record.vms:
+    for index, vm in enumerate(record.vms):
         disks = ", ".join(
             f'{{ id = "{d["disk_id"]}", source = "{d["source"]}", change_log = "{d["change_log"]}" }}'
             for d in vm["disks"]
         )
-        lines += ["", "[[vms]]", f'item = "{vm["name"]}"', 'location = "original"', f"disks = [{disks}]"]
+        lines += [
+            "",
+            "[[vms]]",
+            f'item = "{vm["name"]}"',
+            'location = "auto"' if vm.get("physical") else 'location = "original"',
+            f"boot_group = {_BOOT_GROUPS.get(vm['name'], 1)}",
+            f"disks = [{disks}]",
+            # The address each VM had on-premises, restored by guest customisation before it boots.
+            f'ips = [{{ address = "10.10.5.{11 + index}", prefix = 24, gateways = ["10.10.5.1"] }}]',
+        ]
     layout.plan.write_text("\n".join(lines) + "\n")
 
 

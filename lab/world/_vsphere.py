@@ -30,6 +30,7 @@ __all__ = [
     "create_vm",
     "datastore_urls",
     "extent_path",
+    "first_network",
     "read_vms",
 ]
 
@@ -198,6 +199,12 @@ def datastore_urls(si: Any) -> dict[str, Path]:
         view.Destroy()
 
 
+def first_network(si: Any) -> str | None:
+    """The name of the first host's first network: where :func:`create_vm` puts a VM's NIC."""
+    host = si.RetrieveContent().rootFolder.childEntity[0].hostFolder.childEntity[0].host[0]
+    return str(host.network[0].name) if host.network else None
+
+
 def extent_path(file_name: str, urls: dict[str, Path]) -> Path:
     """The local file holding the bytes of the VMDK ``[ds] dir/name.vmdk``: ``<url>/dir/name-flat.vmdk``."""
     if not file_name.startswith("[") or "]" not in file_name or not file_name.endswith(".vmdk"):
@@ -220,13 +227,24 @@ def _wait_task(task: Any, what: str) -> Any:
 
 
 def create_vm(
-    si: Any, name: str, disk_bytes: list[int], *, enable_uuid: bool, power_on: bool, guest: str = "otherLinux64Guest"
+    si: Any,
+    name: str,
+    disk_bytes: list[int],
+    *,
+    enable_uuid: bool,
+    power_on: bool,
+    guest: str = "otherLinux64Guest",
+    cpus: int = 1,
+    memory_mb: int = 512,
+    firmware: str = "bios",
 ) -> VmFacts:
-    """A VM on the first host and datastore, with one PVSCSI controller holding ``disk_bytes`` as new thin disks."""
+    """A VM on the first host and the first datastore by name, with one PVSCSI controller holding ``disk_bytes`` as
+    new thin disks and one vmxnet3 NIC on the host's first network (guest customisation restores its static address
+    at failback)."""
     content = si.RetrieveContent()
     datacenter = content.rootFolder.childEntity[0]
     compute = datacenter.hostFolder.childEntity[0]
-    datastore = datacenter.datastore[0]
+    datastore = min(datacenter.datastore, key=lambda ds: ds.name)
     changes = [
         vim.vm.device.VirtualDeviceSpec(
             operation="add",
@@ -241,12 +259,22 @@ def create_vm(
             key=-(unit + 1), controllerKey=1000, unitNumber=unit, capacityInKB=size // 1024, backing=backing
         )
         changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=disk))
+    network = compute.host[0].network[0] if compute.host[0].network else None
+    if network is not None:
+        nic = vim.vm.device.VirtualVmxnet3(
+            key=-100,
+            backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network.name, network=network),
+            connectable=vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, connected=False),
+            addressType="generated",
+        )
+        changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", device=nic))
     extra = [vim.option.OptionValue(key="disk.EnableUUID", value="TRUE")] if enable_uuid else []
     spec = vim.vm.ConfigSpec(
         name=name,
         guestId=guest,
-        numCPUs=1,
-        memoryMB=512,
+        numCPUs=cpus,
+        memoryMB=memory_mb,
+        firmware=firmware,
         files=vim.vm.FileInfo(vmPathName=f"[{datastore.name}]"),
         deviceChange=changes,
         extraConfig=extra,

@@ -7,6 +7,11 @@ bookmark, and it appends one JSON line to ``bookmarks.jsonl`` with each disk's d
 that digest, whatever the replication did; the oracle never depends on the change log (which the process server may
 trim).
 
+The change log is trimmed here, by its writer, as the mobility service trims its own: after every bookmark the
+workload drops the log segments the process server reports as acknowledged by the master target (the ``acknowledged``
+file in the log directory, which the process server rewrites as acknowledgements arrive). The process server never
+deletes the writer's files; the writer never trims past what the master target has made durable.
+
 The VM's power state is the truth: when the endpoint's Azure VM stops (a planned failover shuts it down), the
 workload takes a last application-consistent bookmark (a clean shutdown), closes its trackers and writes nothing
 until the VM runs again. This module never writes a disk except through its tracker.
@@ -47,6 +52,9 @@ class WorkloadSettings:
     crash_every: float = 4.0
     max_log_bytes: int = 256 << 20
     """A lab left up for hours must not fill the disk: past this, the workload stops writing (and says so)."""
+    group_every: float = 6.0
+    """Multi-VM consistency: every this many seconds (wall clock) each running VM of the group takes an
+    application-consistent bookmark with the same id, so the group has a point every member holds."""
 
 
 class Workload:
@@ -62,8 +70,10 @@ class Workload:
         *,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
+        group: str | None = None,
     ) -> None:
         self.vm = vm
+        self.group = group
         self.disks = disks
         self.oracle = oracle
         self._running = running
@@ -72,6 +82,7 @@ class Workload:
         self._clock = clock
         self._trackers: list[Tracker] = []
         self._count = 0
+        self._group_slot = -1
         self.bytes_written = 0
         self.failed: BaseException | None = None
 
@@ -100,11 +111,21 @@ class Workload:
                     stop.wait(0.2)
                     continue
                 now = time.monotonic()
+                slot = int(self._clock() // self.settings.group_every)
+                if self.group is not None and slot > self._group_slot:
+                    # The slot's id is the same in every VM of the group: the multi-VM consistent point.
+                    if self._group_slot >= 0:
+                        self.bookmark(
+                            BookmarkKind.APP, "multi-vm", group=self.group, bookmark_id=f"{self.group}-{slot}"
+                        )
+                    self._group_slot = slot
                 if now >= next_app:
                     self.bookmark(BookmarkKind.APP)
+                    self.trim()
                     next_app = now + self.settings.app_every
                 elif now >= next_crash:
                     self.bookmark(BookmarkKind.CRASH)
+                    self.trim()
                     next_crash = now + self.settings.crash_every
                 if self._log_bytes() >= self.settings.max_log_bytes:
                     if not paused_for_space:
@@ -117,19 +138,22 @@ class Workload:
         finally:
             self._close()
 
-    def bookmark(self, kind: BookmarkKind, tag: str | None = None) -> dict[str, object]:
-        """Bookmark every disk at the same moment (one id, group = the VM) and record the oracle line."""
+    def bookmark(
+        self, kind: BookmarkKind, tag: str | None = None, *, group: str | None = None, bookmark_id: str | None = None
+    ) -> dict[str, object]:
+        """Bookmark every disk at the same moment (one id; group: the VM unless given) and record the oracle line."""
         self._count += 1
-        bookmark_id = f"{self.vm}-{self._count:06d}-{uuid.uuid4().hex[:8]}"
+        bookmark_id = bookmark_id or f"{self.vm}-{self._count:06d}-{uuid.uuid4().hex[:8]}"
         if kind is BookmarkKind.APP and tag is None:
             tag = f"lab-app-{self._count}"
         taken = None
         for tracker in self._trackers:
-            taken = tracker.bookmark(kind, tag, self.vm, bookmark_id=bookmark_id)
+            taken = tracker.bookmark(kind, tag, group or self.vm, bookmark_id=bookmark_id)
         line: dict[str, object] = {
             "id": bookmark_id,
             "kind": "app" if kind is BookmarkKind.APP else "crash",
             "tag": tag,
+            "group": group or self.vm,
             "time": taken.source_time if taken is not None else self._clock(),
             "disks": {
                 disk.disk_id: {
@@ -144,6 +168,11 @@ class Workload:
             out.flush()
             os.fsync(out.fileno())
         return line
+
+    def trim(self) -> None:
+        """Drop the change log the master target has acknowledged (whole segments before that position)."""
+        for tracker in self._trackers:
+            tracker.trim_acknowledged()
 
     def _open(self) -> None:
         for disk in self.disks:

@@ -135,6 +135,10 @@ def expected_details(e: lab.Estate, i: lab.Item) -> object:
             rpo_seconds=i.rpo_seconds,
             datastores=tuple(sorted({d.disk_name.split("]")[0].strip("[") for d in i.disks if "]" in d.disk_name})),
             last_recovery_point_time=times[-1] if times else None,
+            source_cpu_count=i.cpu_count,
+            source_memory_mb=i.memory_mb,
+            firmware_type=i.firmware_type,
+            nic_networks=tuple(i.nic_networks),
         )
     if i.provider == "InMage":
         return InMageState(

@@ -64,12 +64,14 @@ def test_the_status_document_keeps_its_documented_keys(running_lab: Path):
     assert document["schema"] == 1
     assert set(document["endpoints"]) == {"vcenter", "azure", "controller", "agents"}
     vm = document["vms"][0]
-    assert set(vm) == {"name", "azure", "onprem", "bookmarks"}
+    assert set(vm) == {"name", "physical", "azure", "onprem", "bookmarks"}
     assert set(vm["azure"]) == {"power_state", "protection_state", "disks"}
     assert set(vm["azure"]["disks"][0]) == {"disk_id", "path", "size_bytes", "change_log"}
     assert set(vm["onprem"]) == {"instance_uuid", "power_state", "disks"}
-    assert set(vm["onprem"]["disks"][0]) == {"disk_id", "vmdk", "path", "size_bytes", "attached_to"}
-    assert set(document["master_target"]) == {"vm", "instance_uuid", "guest_root", "dev_root", "retention", "devices"}
+    assert set(vm["onprem"]["disks"][0]) == {"disk_id", "vmdk", "path", "size_bytes", "attached_to", "replication"}
+    assert set(document["master_target"]) == {
+        "vm", "instance_uuid", "guest_root", "dev_root", "retention", "devices", "replication_error",
+    }  # fmt: skip
     assert set(document["master_target"]["devices"][0]) == {"name", "hctl", "disk_id", "vmdk", "path", "file"}
 
 

@@ -10,7 +10,6 @@ from agent.dataplane import (
     BLOCK_SIZE,
     Backlog,
     BatchEncoder,
-    BlockWrite,
     Bookmark,
     BookmarkKind,
     EncodedBatch,
@@ -20,10 +19,6 @@ from agent.dataplane import (
     decode_batch,
     disk_digest,
 )
-from agent.journal import Batch as JournalBatch
-from agent.journal import BlockWrite as JournalWrite
-from agent.journal import Bookmark as JournalBookmark
-from agent.journal import BookmarkKind as JournalKind
 from agent.journal import JournalOptions, PairJournal, PairSpec, PointId
 from agent.snapshots import SnapshotSource
 from lab.azure import LocalAzure
@@ -64,15 +59,8 @@ class JournalLink:
     def send(self, batch: EncodedBatch) -> None:
         self.clock.advance(self.tick)
         decoded = decode_batch(batch.seq, batch.entries, self.size, generation=1)
-        entries: list[JournalWrite | JournalBookmark] = []
-        for entry in decoded.entries:
-            if isinstance(entry, BlockWrite):
-                entries.append(JournalWrite(entry.offset, entry.data, entry.digest))
-            else:
-                self.bookmarks.append(entry)
-                kind = JournalKind[entry.kind.name]
-                entries.append(JournalBookmark(entry.id, kind, entry.tag, entry.group, entry.source_time))
-        self.sender.acknowledge(self.journal.append(JournalBatch(1, batch.seq, entries)))
+        self.bookmarks.extend(entry for entry in decoded.entries if isinstance(entry, Bookmark))
+        self.sender.acknowledge(self.journal.append(decoded))
 
 
 def test_every_snapshot_cycle_is_a_recovery_point_equal_to_its_snapshot(

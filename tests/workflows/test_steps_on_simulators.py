@@ -166,6 +166,9 @@ def test_a_vault_import_makes_items_failback_groups_and_plans_with_boot_order(wo
     assert states["web01"] == states["app01"] == states["file01"] == ItemState.FAILED_OVER_TO_AZURE
     assert states["db01"] == ItemState.NOT_ELIGIBLE  # already protected back to on-premises (InMage)
     assert states["crm01"] == ItemState.NOT_ELIGIBLE  # modernized provider
+    # What a failback to a new VM recreates: the source machine as ASR recorded it (the endpoint's defaults here).
+    web01 = next(row for row in world["protection"].items() if row.name == "web01")
+    assert web01.asr["hardware"] == {"cpus": 4, "memory_mb": 16384, "firmware": "BIOS", "nics": []}
     plan = world["protection"].plan("dr.rp-3tier")
     assert [len(group) for group in plan.document["groups"]] == [1, 1, 1]
     assert plan.document["groups"][0][0].endswith("a1f0e7c4-0003-4a6b-9c1d-100000000003")  # db01 boots first
@@ -259,6 +262,8 @@ def test_reprotect_steps_create_a_vm_and_replica_disks_for_an_alternate_location
             "retention_dir": "/mnt/retention/failback",
             "static_ips": [],
             "os": "windows",
+            # As the vault import records it from ASR: the source machine's CPUs, memory, firmware and NICs.
+            "hardware": {"cpus": 6, "memory_mb": 6144, "firmware": "BIOS", "nics": ["VM Network", "VM Network"]},
             "disks": [{"source_id": "disk0", "capacity_bytes": 2**30, "disk_id": None, "pair_id": "fb-y-0"}],
         },
     )
@@ -271,6 +276,9 @@ def test_reprotect_steps_create_a_vm_and_replica_disks_for_an_alternate_location
         on_mt = [d for d in vc.vm(mt.instance_uuid).disks if d.file_name == record["disks"][0]["file"]]
     assert len(created) == 1
     assert created[0].instance_uuid == record["vm"]
+    assert (created[0].num_cpus, created[0].memory_mb, created[0].firmware) == (6, 6144, "bios")
+    assert [(nic.adapter, nic.network_name) for nic in created[0].nics] == [("vmxnet3", "VM Network")] * 2
+    assert created[0].host == mt.host
     assert "failback-replicas/file01-failback/disk-0.vmdk" in record["disks"][0]["file"]
     assert len(on_mt) == 1
     assert record["disks"][0]["disk_id"] == normalize_disk_id(on_mt[0].uuid or "")

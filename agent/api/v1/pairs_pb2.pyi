@@ -245,7 +245,7 @@ class TargetPairStatus(_message.Message):
     def __init__(self, pair: _Optional[_Union[TargetPair, _Mapping]] = ..., state: _Optional[_Union[PairState, str]] = ..., reason: _Optional[str] = ..., health: _Optional[_Union[HealthState, str]] = ..., health_reasons: _Optional[_Iterable[str]] = ..., durable_seq: _Optional[int] = ..., applied_seq: _Optional[int] = ..., bytes_received: _Optional[int] = ..., batches_received: _Optional[int] = ..., batches_replayed: _Optional[int] = ..., batches_rejected: _Optional[int] = ..., sender_connected: _Optional[bool] = ..., points: _Optional[int] = ..., latest_point_time: _Optional[float] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ...) -> None: ...
 
 class SourcePairStatus(_message.Message):
-    __slots__ = ("pair", "state", "reason", "phase", "connected", "plain_bytes_sent", "wire_bytes_sent", "plain_bytes_acknowledged", "last_sent_seq", "acknowledged_seq", "backlog_bytes", "backlog_batches", "lag_seconds", "resync_percent", "connects", "last_error", "last_error_time", "acknowledged_point", "point_age_seconds")
+    __slots__ = ("pair", "state", "reason", "phase", "connected", "plain_bytes_sent", "wire_bytes_sent", "plain_bytes_acknowledged", "last_sent_seq", "acknowledged_seq", "backlog_bytes", "backlog_batches", "lag_seconds", "resync_percent", "connects", "last_error", "last_error_time", "acknowledged_point", "point_age_seconds", "log_durable_position", "log_acknowledged_position", "source_writing")
     PAIR_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +265,9 @@ class SourcePairStatus(_message.Message):
     LAST_ERROR_TIME_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGED_POINT_FIELD_NUMBER: _ClassVar[int]
     POINT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LOG_DURABLE_POSITION_FIELD_NUMBER: _ClassVar[int]
+    LOG_ACKNOWLEDGED_POSITION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_WRITING_FIELD_NUMBER: _ClassVar[int]
     pair: SourcePair
     state: PairState
     reason: str
@@ -284,7 +287,40 @@ class SourcePairStatus(_message.Message):
     last_error_time: float
     acknowledged_point: str
     point_age_seconds: float
-    def __init__(self, pair: _Optional[_Union[SourcePair, _Mapping]] = ..., state: _Optional[_Union[PairState, str]] = ..., reason: _Optional[str] = ..., phase: _Optional[_Union[SourcePhase, str]] = ..., connected: _Optional[bool] = ..., plain_bytes_sent: _Optional[int] = ..., wire_bytes_sent: _Optional[int] = ..., plain_bytes_acknowledged: _Optional[int] = ..., last_sent_seq: _Optional[int] = ..., acknowledged_seq: _Optional[int] = ..., backlog_bytes: _Optional[int] = ..., backlog_batches: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., resync_percent: _Optional[float] = ..., connects: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., acknowledged_point: _Optional[str] = ..., point_age_seconds: _Optional[float] = ...) -> None: ...
+    log_durable_position: int
+    log_acknowledged_position: int
+    source_writing: bool
+    def __init__(self, pair: _Optional[_Union[SourcePair, _Mapping]] = ..., state: _Optional[_Union[PairState, str]] = ..., reason: _Optional[str] = ..., phase: _Optional[_Union[SourcePhase, str]] = ..., connected: _Optional[bool] = ..., plain_bytes_sent: _Optional[int] = ..., wire_bytes_sent: _Optional[int] = ..., plain_bytes_acknowledged: _Optional[int] = ..., last_sent_seq: _Optional[int] = ..., acknowledged_seq: _Optional[int] = ..., backlog_bytes: _Optional[int] = ..., backlog_batches: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., resync_percent: _Optional[float] = ..., connects: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., acknowledged_point: _Optional[str] = ..., point_age_seconds: _Optional[float] = ..., log_durable_position: _Optional[int] = ..., log_acknowledged_position: _Optional[int] = ..., source_writing: _Optional[bool] = ...) -> None: ...
+
+class SourceDigestRequest(_message.Message):
+    __slots__ = ("pair_id", "generation", "bookmark_id", "at_end")
+    PAIR_ID_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    BOOKMARK_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_END_FIELD_NUMBER: _ClassVar[int]
+    pair_id: str
+    generation: int
+    bookmark_id: str
+    at_end: bool
+    def __init__(self, pair_id: _Optional[str] = ..., generation: _Optional[int] = ..., bookmark_id: _Optional[str] = ..., at_end: _Optional[bool] = ...) -> None: ...
+
+class SourceDigestReport(_message.Message):
+    __slots__ = ("digest", "disk_size", "bookmark_id", "bookmark_kind", "bookmark_tag", "bookmark_time", "log_position")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DISK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BOOKMARK_ID_FIELD_NUMBER: _ClassVar[int]
+    BOOKMARK_KIND_FIELD_NUMBER: _ClassVar[int]
+    BOOKMARK_TAG_FIELD_NUMBER: _ClassVar[int]
+    BOOKMARK_TIME_FIELD_NUMBER: _ClassVar[int]
+    LOG_POSITION_FIELD_NUMBER: _ClassVar[int]
+    digest: bytes
+    disk_size: int
+    bookmark_id: str
+    bookmark_kind: int
+    bookmark_tag: str
+    bookmark_time: float
+    log_position: int
+    def __init__(self, digest: _Optional[bytes] = ..., disk_size: _Optional[int] = ..., bookmark_id: _Optional[str] = ..., bookmark_kind: _Optional[int] = ..., bookmark_tag: _Optional[str] = ..., bookmark_time: _Optional[float] = ..., log_position: _Optional[int] = ...) -> None: ...
 
 class ListTargetPairsResponse(_message.Message):
     __slots__ = ("pairs",)

@@ -273,6 +273,11 @@ class SourcePairsStub:
                 request_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsRequest.SerializeToString,
                 response_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsResponse.FromString,
                 _registered_method=True)
+        self.GetSourceDigest = channel.unary_unary(
+                '/failback.agent.v1.SourcePairs/GetSourceDigest',
+                request_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.SourceDigestRequest.SerializeToString,
+                response_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.SourceDigestReport.FromString,
+                _registered_method=True)
 
 
 class SourcePairsServicer:
@@ -325,6 +330,20 @@ class SourcePairsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSourceDigest(self, request, context):
+        """The source disk's digest at a bookmark of its change log (agent.dataplane.disk_digest, format v1), computed here
+        from the disk itself, for attesting a failover: the master target's disk at the chosen point must equal it. A
+        digest at a bookmark is exact only when the source is quiescent there: no change tracker has the log open (the
+        VM is stopped) and the log holds no write after the bookmark; the log stays locked while the disk is hashed.
+        Empty bookmark_id: the newest bookmark; at_end: the source at the end of its change log (after a drain: what a
+        failover to latest holds). NOT_FOUND: no such pair, or the bookmark is not in the retained change log;
+        FAILED_PRECONDITION: another generation, a pair without a change log, a tracker still writing, or writes after
+        the bookmark (the message says how many bytes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SourcePairsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -357,6 +376,11 @@ def add_SourcePairsServicer_to_server(servicer, server):
                     servicer.CheckAzurePermissions,
                     request_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsRequest.FromString,
                     response_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsResponse.SerializeToString,
+            ),
+            'GetSourceDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSourceDigest,
+                    request_deserializer=agent_dot_api_dot_v1_dot_pairs__pb2.SourceDigestRequest.FromString,
+                    response_serializer=agent_dot_api_dot_v1_dot_pairs__pb2.SourceDigestReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -522,6 +546,33 @@ class SourcePairs:
             '/failback.agent.v1.SourcePairs/CheckAzurePermissions',
             agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsRequest.SerializeToString,
             agent_dot_api_dot_v1_dot_pairs__pb2.AzurePermissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSourceDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/failback.agent.v1.SourcePairs/GetSourceDigest',
+            agent_dot_api_dot_v1_dot_pairs__pb2.SourceDigestRequest.SerializeToString,
+            agent_dot_api_dot_v1_dot_pairs__pb2.SourceDigestReport.FromString,
             options,
             channel_credentials,
             insecure,
