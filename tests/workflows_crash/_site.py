@@ -8,6 +8,7 @@ master target's pairs through its API and the failover intents its journal recor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,13 +24,15 @@ from controller.agents import GrpcAgents, MasterTarget, ProcessServer
 from controller.api.v1 import jobs_pb2, jobs_pb2_grpc, workflows_pb2, workflows_pb2_grpc
 from controller.cli._client import RPC_TIMEOUT, call, load_ctl_config
 from controller.cli._jobs import job_document
+from controller.service._faults import CRASH_AT
 from controller.store import Database, JobRecord, JobStore
 from failback.retry import Policy
 from failback.serving import load_tls_identity
-from lab.world import MASTER_TARGET, PROCESS_SERVER, Layout, controller_proc, restart_controller
+from lab.world import MASTER_TARGET, PROCESS_SERVER, Layout, controller_proc
 from lab.world._layout import read_record
 from lab.world._procs import alive
 from lab.world._vsphere import connect
+from tests.harness import run_cli
 
 __all__ = ["Site"]
 
@@ -60,7 +63,10 @@ class Site:
         return alive(controller_proc(self.layout))
 
     def restart_controller(self, env: Mapping[str, str] | None = None) -> None:
-        restart_controller(self.layout, env=env)
+        """Restart it on its recorded ports, with ``env`` (the crash seam) added to its environment."""
+        crash_at = [env[CRASH_AT]] if env else []
+        done = run_cli("tests.workflows_crash._restart", str(self.layout.root), *crash_at, timeout=120)
+        assert done.returncode == 0, f"restarting the controller failed: {done.stderr}"
 
     def apply_plan(self) -> None:
         request = workflows_pb2.ApplyPlanRequest(text=self.layout.plan.read_text(), syntax="toml")
@@ -83,6 +89,15 @@ class Site:
         database = Database.open(Database.sqlite_in(self.layout.controller / "state"), migrate=False)
         try:
             return JobStore(database).get(job_id)
+        finally:
+            database.engine.dispose()
+
+    def request_cancel_at_rest(self, job_id: int) -> None:
+        """Record an operator's cancellation while no controller runs (the job store's own request, as the API's)."""
+        assert not self.controller_alive(), "the controller runs: cancel through its API instead"
+        database = Database.open(Database.sqlite_in(self.layout.controller / "state"), migrate=False)
+        try:
+            JobStore(database).request_cancel(job_id, by="operator/t25", now=dt.datetime.now(dt.UTC))
         finally:
             database.engine.dispose()
 

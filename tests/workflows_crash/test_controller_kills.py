@@ -35,6 +35,9 @@ ITEM = "app01"
 REPROTECT = boundaries("reprotect")
 FAILOVER = boundaries("failover")
 FAILOVER_OPTIONS = {"kind": "planned", "point": "latest-app"}
+# Where a failover is most exposed: the vault has failed over and the disks have left the master target, but no VM
+# holds them yet.
+ROLLBACK_AT = next(b for b in FAILOVER if (b.step, b.phase) == ("release-disks", "ran"))
 
 
 class Walk:
@@ -83,6 +86,14 @@ def reprotect(site: Site) -> Walk:
 def failover(site: Site, reprotect: Walk) -> Walk:
     assert reprotect.finish()["state"] == "succeeded", "the failover walk needs the item reprotected"
     return Walk(site, "failover", FAILOVER_OPTIONS)
+
+
+@pytest.fixture(scope="module")
+def journal(site: Site, reprotect: Walk) -> Path:
+    """The master target's journal of the item's pair (read while the controller is up: it is down at a boundary)."""
+    assert reprotect.finish()["state"] == "succeeded"
+    record = site.item(ITEM)["record"]
+    return Path(record["retention_dir"], record["disks"][0]["pair_id"])
 
 
 def _died_exactly_at(job: JobRecord, boundary: Boundary) -> None:
@@ -156,13 +167,12 @@ def test_reprotect_resumes_after_every_kill_to_replication_with_one_generation_a
 
 @pytest.mark.parametrize("boundary", FAILOVER, ids=str)
 def test_failover_killed_at_the_boundary_stops_there_and_has_done_nothing_twice(
-    site: Site, failover: Walk, boundary: Boundary
+    site: Site, failover: Walk, journal: Path, boundary: Boundary
 ) -> None:
     job = failover.to(boundary)
     _died_exactly_at(job, boundary)
     _never_twice(site, failover)
-    item_disk = site.item(ITEM)["record"]["disks"][0]
-    intents = site.failover_intents(Path(site.item(ITEM)["record"]["retention_dir"]) / item_disk["pair_id"])
+    intents = site.failover_intents(journal)
     assert [i["phase"] for i in intents if i is not None].count("done") <= 1, intents
 
 
@@ -226,3 +236,41 @@ def test_the_failover_rolls_back_cleanly_after_the_kills(site: Site, failover: W
     intents = site.failover_intents(Path(item["record"]["retention_dir"]) / disk["pair_id"])
     phases = [i["phase"] if i is not None else "latest" for i in intents]
     assert phases == ["saving", "restoring", "done", "cancelling", "latest"]
+
+
+def test_a_failover_killed_with_its_disks_on_no_vm_and_then_cancelled_rolls_back_cleanly(
+    site: Site, failover: Walk
+) -> None:
+    assert site.item(ITEM)["state"] == "replicating", "this case starts where the rollback above ends"
+    since = site.last_event_key()
+    before = len(site.asr_jobs(ITEM))
+    site.restart_controller(ROLLBACK_AT.env)
+    job_id = site.start("failover", [ITEM], FAILOVER_OPTIONS)
+    site.wait_crash(job_id)
+    _died_exactly_at(site.job_at_rest(job_id), ROLLBACK_AT)
+    site.request_cancel_at_rest(job_id)
+    site.restart_controller()
+    assert site.wait_finished(job_id)["state"] == "cancelled"
+    assert site.item(ITEM)["state"] == "failing-over"
+    document = site.wait_finished(site.start("cancel", [ITEM]))
+    assert document["state"] == "succeeded", document["error"]
+    item = site.item(ITEM)
+    assert item["state"] == "replicating"
+    disk = item["record"]["disks"][0]
+    target = site.mt.pair(disk["pair_id"])
+    assert target is not None
+    assert target.state in (PairState.REPLICATING, PairState.RESYNCING)
+    assert site.disks_added("mt-lab", after=since) == [_disk(site)["file_name"]]
+    assert site.disks_added(ITEM, after=since) == []
+    assert site.power_ons(ITEM, after=since) == 0
+    vm = next(v for v in status(site.layout)["vms"] if v["name"] == ITEM)
+    assert (vm["onprem"]["disks"][0]["attached_to"], vm["onprem"]["power_state"]) == ("mt-lab", "poweredOff")
+    assert [(j.scenario, j.state) for j in site.asr_jobs(ITEM)[before:]] == [
+        ("UnplannedFailover", "Succeeded"),
+        ("CancelFailover", "Succeeded"),
+    ]
+    azure = site.azure_state()
+    assert (azure["items"][ITEM], azure["vms"][ITEM]) == ("Protected", "running")
+    intents = site.failover_intents(Path(item["record"]["retention_dir"]) / disk["pair_id"])
+    phases = [i["phase"] if i is not None else "latest" for i in intents]
+    assert phases[5:] == ["saving", "restoring", "done", "cancelling", "latest"]
