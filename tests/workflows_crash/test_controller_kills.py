@@ -70,7 +70,8 @@ class Walk:
 
     def finish(self) -> dict[str, Any]:
         if self.document is None:
-            self.to(self.boundaries[-1])
+            if len(self.crashed) < len(self.boundaries):
+                self.to(self.boundaries[-1])
             assert self.job_id is not None
             self.site.restart_controller()
             self.document = self.site.wait_finished(self.job_id)
