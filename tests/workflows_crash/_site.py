@@ -20,7 +20,7 @@ from agent.journal._catalog import FAILOVER
 from agent.journal._catalog import MAGIC as CATALOG_MAGIC
 from agent.journal._records import HEADER_SIZE, unpack_header
 from controller import azure
-from controller.agents import GrpcAgents, MasterTarget, ProcessServer
+from controller.agents import GrpcAgents, MasterTarget, PairState, ProcessServer
 from controller.api.v1 import jobs_pb2, jobs_pb2_grpc, workflows_pb2, workflows_pb2_grpc
 from controller.cli._client import RPC_TIMEOUT, call, load_ctl_config
 from controller.cli._jobs import job_document
@@ -144,6 +144,13 @@ class Site:
             return document if current["state"] in ("running", "waiting") else None
 
         return _JOB_WAIT.wait_for(running, what=f"step {step} of job {job_id} to run")
+
+    def wait_replicating(self, pair_id: str) -> None:
+        def replicating() -> bool | None:
+            target = self.mt.pair(pair_id)
+            return True if target is not None and target.state is PairState.REPLICATING else None
+
+        _JOB_WAIT.wait_for(replicating, what=f"pair {pair_id} to replicate on the master target")
 
     # -- the simulator --------------------------------------------------------------------------------------------
 

@@ -242,7 +242,10 @@ def test_the_failover_rolls_back_cleanly_after_the_kills(site: Site, failover: W
 def test_a_failover_killed_with_its_disks_on_no_vm_and_then_cancelled_rolls_back_cleanly(
     site: Site, failover: Walk
 ) -> None:
-    assert site.item(ITEM)["state"] == "replicating", "this case starts where the rollback above ends"
+    item = site.item(ITEM)
+    assert item["state"] == "replicating", "this case starts where the rollback above ends"
+    # A failover checks that the pair replicates: give the process server its reconnect after the rollback.
+    site.wait_replicating(item["record"]["disks"][0]["pair_id"])
     since = site.last_event_key()
     before = len(site.asr_jobs(ITEM))
     site.restart_controller(ROLLBACK_AT.env)
