@@ -26,6 +26,7 @@ from controller.cli._client import RPC_TIMEOUT, call, load_ctl_config
 from controller.cli._jobs import job_document
 from controller.service._faults import CRASH_AT
 from controller.store import Database, JobRecord, JobStore
+from failback.errors import DeadlineExceeded
 from failback.retry import Policy
 from failback.serving import load_tls_identity
 from lab.world import MASTER_TARGET, PROCESS_SERVER, Layout, controller_proc
@@ -38,6 +39,7 @@ __all__ = ["Site"]
 
 # Generous: two cores shared with other work, and a sync or a drain inside some waits.
 _JOB_WAIT = Policy(deadline=240.0, initial=0.2, maximum=0.5, jitter=0.05)
+_SETTLE = Policy(deadline=30.0, initial=0.2, maximum=1.0, jitter=0.05)
 
 
 class Site:
@@ -232,6 +234,19 @@ class Site:
         """``azure/state.json``: each Azure VM's power state and each item's protection state."""
         loaded: dict[str, Any] = json.loads((self.layout.azure / "state.json").read_text())
         return loaded
+
+    def azure_settled(self, item_name: str, expected: tuple[str, str]) -> tuple[str, str]:
+        """The item's (protection state, Azure VM power state) once it is ``expected``, or as it stands after a short
+        wait: the endpoint publishes its state about once a second, later on a loaded machine."""
+
+        def now() -> tuple[str, str]:
+            state = self.azure_state()
+            return state["items"][item_name], state["vms"][item_name]
+
+        try:
+            return _SETTLE.wait_for(lambda: expected if now() == expected else None, what="the Azure side's state")
+        except DeadlineExceeded:
+            return now()
 
     # -- the master target's journal ---------------------------------------------------------------------------------
 

@@ -195,8 +195,8 @@ def test_failover_resumes_after_every_kill_and_fails_over_once_to_the_oracle(sit
         ("Reprotect", "Succeeded"),
         ("UnplannedFailover", "Succeeded"),
     ]
-    azure = site.azure_state()
-    assert (azure["items"][ITEM], azure["vms"][ITEM]) == ("UnplannedFailoverCommitPendingStatesBegin", "stopped")
+    expected = ("UnplannedFailoverCommitPendingStatesBegin", "stopped")
+    assert site.azure_settled(ITEM, expected) == expected
     # One bring-to-point on the master target, durably recorded by its journal, to the point the job recorded.
     point = record["point"][disk["pair_id"]]["id"]
     intents = site.failover_intents(Path(record["retention_dir"]) / disk["pair_id"])
@@ -231,8 +231,7 @@ def test_the_failover_rolls_back_cleanly_after_the_kills(site: Site, failover: W
     assert vm["onprem"]["disks"][0]["attached_to"] == "mt-lab"
     assert vm["onprem"]["power_state"] == "poweredOff"
     assert site.snapshots(ITEM) == []
-    azure = site.azure_state()
-    assert (azure["items"][ITEM], azure["vms"][ITEM]) == ("Protected", "running")
+    assert site.azure_settled(ITEM, ("Protected", "running")) == ("Protected", "running")
     # The journal went back to latest once, after the one bring-to-point.
     intents = site.failover_intents(Path(item["record"]["retention_dir"]) / disk["pair_id"])
     phases = [i["phase"] if i is not None else "latest" for i in intents]
@@ -273,8 +272,7 @@ def test_a_failover_killed_with_its_disks_on_no_vm_and_then_cancelled_rolls_back
         ("UnplannedFailover", "Succeeded"),
         ("CancelFailover", "Succeeded"),
     ]
-    azure = site.azure_state()
-    assert (azure["items"][ITEM], azure["vms"][ITEM]) == ("Protected", "running")
+    assert site.azure_settled(ITEM, ("Protected", "running")) == ("Protected", "running")
     intents = site.failover_intents(Path(item["record"]["retention_dir"]) / disk["pair_id"])
     phases = [i["phase"] if i is not None else "latest" for i in intents]
     assert phases[5:] == ["saving", "restoring", "done", "cancelling", "latest"]
