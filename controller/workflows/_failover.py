@@ -23,7 +23,8 @@ from controller.agents import AgentError, MemberPoint, PairState, PointSelector
 from controller.azure import FailoverDirection, ItemRef, RecoveryPointChoice
 from controller.azure.errors import AzureAdapterError
 from controller.jobs import InvalidParameters, JobType, Step, StepContext
-from controller.vsphere import DiskPosition, StaticIp
+from controller.vsphere import DiskPosition, StaticIp, VSphere
+from controller.vsphere.errors import InvalidRequest
 from controller.workflows._common import claim_step, finish_step, needs_plan, records, save, subject
 from controller.workflows._deps import Deps, Scope
 from controller.workflows._points import choose_point
@@ -341,11 +342,20 @@ def _customize(deps: Deps, ctx: StepContext) -> dict[str, Any]:
                 if ip.get("mac") or i < len(macs)
             ]
             if settings:
-                vc.customize_guest(
-                    vm.instance_uuid, settings, hostname=_hostname(row.name), domain=scope.plan.network.domain
-                )
+                _queue_customization(vc, vm.instance_uuid, settings, _hostname(row.name), scope.plan.network.domain)
                 done.append(row.name)
     return {"customized": done}
+
+
+def _queue_customization(vc: VSphere, uuid: str, settings: list[StaticIp], hostname: str, domain: str) -> None:
+    """vCenter refuses a second customisation while one is pending (CustomizationPending). This step runs again
+    after a crash that came between queueing and recording it; the VM was powered off and prepared by this job and
+    cannot have been powered on since (that is a later step), so the pending one is the one queued here."""
+    try:
+        vc.customize_guest(uuid, settings, hostname=hostname, domain=domain)
+    except InvalidRequest as exc:
+        if exc.fault != "vim.fault.CustomizationPending":
+            raise
 
 
 def _hostname(name: str) -> str:

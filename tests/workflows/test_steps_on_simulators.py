@@ -22,8 +22,11 @@ from controller.azure import AzureClientConfig, SiteRecovery, VaultRef
 from controller.inventory import Readers, SourceCatalog, azure_items
 from controller.secrets import Secret, SecretBox
 from controller.store import Database, InventoryStore, ProtectionStore, Sources, TransitionRefused
+from controller.vsphere import StaticIp
+from controller.vsphere.errors import InvalidRequest
 from controller.workflows import Deps, ItemState, import_vault, parse_plan
 from controller.workflows._common import claim_step
+from controller.workflows._failover import _customize
 from controller.workflows._reprotect import _asr_reprotect, _attach_disks, _prepare_vms
 from failback.diskid import normalize_disk_id
 from lab.azure import LocalAzure
@@ -331,3 +334,27 @@ def test_a_plan_with_an_item_in_the_wrong_state_is_refused_whole(world):
     with pytest.raises(TransitionRefused, match="db01 refused: it is not-eligible"):
         claim_step(deps, "reprotect")(Context(job_id(world["database"], "a"), {"plan": "web"}))
     assert all(r.job_id is None for r in world["protection"].items())
+
+
+def test_customize_run_again_after_a_crash_accepts_the_customisation_it_queued(world):
+    deps: Deps = world["deps"]
+    import_vault("dr", world["inventory"], world["protection"], now=NOW)
+    with deps.vcenter("vc1") as vc:
+        onprem, mt = _vm(vc, "DC0_H0_VM0"), _vm(vc, "DC0_H0_VM1")
+        vc.power_off(onprem.instance_uuid)
+    plan = parse_plan(plan_text(mt.instance_uuid) + '\n[[vms]]\nitem = "web01"\nboot_group = 1\n')
+    world["protection"].save_plan("web", source="file", vault="dr", document=plan.to_json(), now=NOW)
+    job = job_id(world["database"], "plan:web")
+    ctx = Context(job, {"plan": "web", "items": ["web01"]})
+    key = claim_step(deps, "reprotect")(ctx)["items"][0]
+    address = {"mac": None, "address": "10.10.5.20", "prefix": 24, "gateways": ["10.10.5.1"], "dns": []}
+    world["protection"].record(
+        key, job_id=job, now=NOW, record={"vm": onprem.instance_uuid, "os": "linux", "static_ips": [address]}
+    )
+    assert _customize(deps, ctx) == {"customized": ["web01"]}
+    # The crash came after the customisation was queued and before the step was recorded: vCenter refuses a second
+    # one while it is pending, and the step, run again, takes the pending one for its own.
+    again = [StaticIp(onprem.nics[0].mac or "", "10.10.5.20", 24)]
+    with deps.vcenter("vc1") as vc, pytest.raises(InvalidRequest, match="CustomizationPending"):
+        vc.customize_guest(onprem.instance_uuid, again, hostname="web01", domain="localdomain")
+    assert _customize(deps, ctx) == {"customized": ["web01"]}
