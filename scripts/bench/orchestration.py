@@ -109,11 +109,15 @@ class Controller:
 
 
 def step_seconds(document: dict[str, Any]) -> dict[str, float]:
+    """Seconds from the end of the previous step (the job's start for the first) to the end of each step: waits
+    between a step's attempts count against the step that waited."""
     spans = {}
+    previous = dt.datetime.fromisoformat(document["started_at"])
     for step in document["steps"]:
-        if step["started_at"] and step["finished_at"]:
-            began, ended = dt.datetime.fromisoformat(step["started_at"]), dt.datetime.fromisoformat(step["finished_at"])
-            spans[step["name"]] = round((ended - began).total_seconds(), 3)
+        if step["finished_at"]:
+            ended = dt.datetime.fromisoformat(step["finished_at"])
+            spans[step["name"]] = round((ended - previous).total_seconds(), 3)
+            previous = ended
     return spans
 
 
