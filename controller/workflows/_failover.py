@@ -298,15 +298,17 @@ def _asr_failover(deps: Deps, ctx: StepContext) -> dict[str, Any]:
 
 def _release_disks(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     """Each master target lets go of its disks (the agent releases and removes each device), then vSphere detaches
-    them: one read and one reconfigure per master target, however many disks it holds."""
+    them: one read and one reconfigure per master target, however many disks it holds. Master targets are separate
+    machines: they do this side by side."""
     scope = deps.scope(ctx.params)
     current = records(deps, scope)
     by_mt: dict[str, list[Any]] = {}
     for row, _vm in scope.items:
         by_mt.setdefault(current[row.key]["master_target"], []).append(row)
-    detached = 0
     with deps.vcenter(scope.plan.vcenter) as vc:
-        for name, rows in sorted(by_mt.items()):
+
+        def release_all(name: str) -> int:
+            rows = by_mt[name]
             mt_uuid = scope.plan.agent(name).vm or ""
             on_mt = {d.uuid.replace("-", "").lower() for d in vc.vm(mt_uuid).disks if d.uuid}
             agent = deps.master_target(scope.plan, name)
@@ -317,18 +319,20 @@ def _release_disks(deps: Deps, ctx: StepContext) -> dict[str, Any]:
                 if disk["disk_id"].removeprefix("naa.") in on_mt
             ]
 
-            def release(disk_id: str, agent: Any = agent) -> None:
+            def release(disk_id: str) -> None:
                 agent.release(disk_id)
                 agent.remove(disk_id)
 
             each(held, release)
             vc.detach_disks(mt_uuid, [disk_id.removeprefix("naa.") for disk_id in held])
-            detached += len(held)
             for row in rows:
                 record = dict(current[row.key])
                 for disk in record["disks"]:
                     disk["attached_to"] = None
                 save(deps, ctx, row, record)
+            return len(held)
+
+        detached = sum(each(sorted(by_mt), release_all))
     return {"detached": detached}
 
 
