@@ -253,7 +253,7 @@ def run(vms: int, disk_mib: int, group_size: int, workdir: Path, *, disk_limit: 
         "failover_steps_s": step_seconds(failover),
         "reprotect_steps_s": step_seconds(reprotect),
         "baseline": f"raw pyVmomi, per VM: 3 reconfigures, a snapshot, a power-on, each waited ({tasks} tasks)",
-        "baseline_s": round(baseline_s, 2),
+        "baseline_s": round(baseline_s, 3),
         "ratio": round(failover_s / baseline_s, 2),
         "target_failover_s": TARGET_FAILOVER_S,
         "meets_target": failover_s <= TARGET_FAILOVER_S,

@@ -47,7 +47,7 @@ def test_a_small_plan_reprotects_and_fails_over_across_both_master_targets(
     assert figures["failover_s"] > 0
     assert figures["baseline_s"] > 0
     # Printed figures are rounded; the ratio is of the unrounded ones.
-    assert figures["ratio"] == pytest.approx(figures["failover_s"] / figures["baseline_s"], rel=0.05)
+    assert figures["ratio"] == pytest.approx(figures["failover_s"] / figures["baseline_s"], rel=0.1)
     assert set(figures["failover_steps_s"]) >= {"release-disks", "attach-to-vm", "power-on"}
     assert list(where.iterdir()) == []  # the lab is down and its directory gone
 
