@@ -93,20 +93,32 @@ def _power_off_azure(deps: Deps, ctx: StepContext) -> dict[str, Any]:
     """Shut the Azure VMs down: a planned failover needs them stopped; an unplanned one tries (so the source stops
     diverging) but goes on when Azure cannot be reached - that is what unplanned is for."""
     scope = deps.scope(ctx.params)
-    stopped: list[str] = []
+
+    def stop(vms: Any, row: Any) -> tuple[str | None, AzureAdapterError | None]:
+        vm_id = row.asr.get("azure_vm_id")
+        if not vm_id:
+            return None, None
+        try:
+            if (vms.power_state(vm_id).power_state or "") not in ("stopped", "deallocated"):
+                vms.power_off(vm_id)
+                return str(row.name), None
+        except AzureAdapterError as exc:
+            return None, exc
+        return None, None
+
     try:
         with deps.azure_vms(scope.plan.vault) as vms:
-            for row, _vm in scope.items:
-                vm_id = row.asr.get("azure_vm_id")
-                if not vm_id:
-                    continue
-                if (vms.power_state(vm_id).power_state or "") not in ("stopped", "deallocated"):
-                    vms.power_off(vm_id)
-                    stopped.append(row.name)
+            outcomes = each([row for row, _vm in scope.items], lambda row: stop(vms, row))
     except AzureAdapterError as exc:
         if _planned(ctx.params):
             raise
-        return {"stopped": stopped, "not_stopped": str(exc)}
+        return {"stopped": [], "not_stopped": str(exc)}
+    stopped = [name for name, _ in outcomes if name]
+    failures = [error for _, error in outcomes if error is not None]
+    if failures:
+        if _planned(ctx.params):
+            raise failures[0]
+        return {"stopped": stopped, "not_stopped": str(failures[0])}
     return {"stopped": stopped}
 
 
@@ -285,15 +297,17 @@ def _asr_failover(deps: Deps, ctx: StepContext) -> dict[str, Any]:
         if ctx.params.get("point") in ("latest-app", "latest-group")
         else RecoveryPointChoice.latest_time()
     )
-    jobs = {}
     with deps.vault(scope.plan.vault) as asr:
-        for row, _vm in scope.items:
+
+        def fail_over(row: Any) -> str | None:
             ref = ItemRef.from_id(row.asr["id"])
-            item = asr.get_protected_item(ref)
-            if item.active_location == "Primary":
-                continue
-            jobs[row.name] = asr.unplanned_failover(ref, choice, direction=FailoverDirection.RECOVERY_TO_PRIMARY).job_id
-    return {"asr_jobs": jobs}
+            if asr.get_protected_item(ref).active_location == "Primary":
+                return None
+            return asr.unplanned_failover(ref, choice, direction=FailoverDirection.RECOVERY_TO_PRIMARY).job_id
+
+        rows = [row for row, _vm in scope.items]
+        started = each(rows, fail_over)
+    return {"asr_jobs": {row.name: job for row, job in zip(rows, started, strict=True) if job is not None}}
 
 
 def _release_disks(deps: Deps, ctx: StepContext) -> dict[str, Any]:
