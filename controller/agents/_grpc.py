@@ -8,6 +8,7 @@ call has a deadline.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -472,12 +473,15 @@ class GrpcAgents:
         # A digest reads the whole disk: at ~1 GB/s a 2 TiB disk takes about 35 minutes.
         self._digest_timeout = digest_timeout
         self._channels: dict[tuple[Role, str, str], grpc.Channel] = {}
+        # Steps reach agents from several threads at once: one channel per agent, none made twice and leaked.
+        self._lock = threading.Lock()
 
     def _channel(self, role: Role, name: str, address: str) -> grpc.Channel:
         key = (role, name, address)
-        if key not in self._channels:
-            self._channels[key] = secure_channel(address, self._tls(), Identity(role, name))
-        return self._channels[key]
+        with self._lock:
+            if key not in self._channels:
+                self._channels[key] = secure_channel(address, self._tls(), Identity(role, name))
+            return self._channels[key]
 
     def master_target(self, name: str, address: str) -> _GrpcMasterTarget:
         return _GrpcMasterTarget(
@@ -490,6 +494,7 @@ class GrpcAgents:
         )
 
     def close(self) -> None:
-        for channel in self._channels.values():
-            channel.close()
-        self._channels.clear()
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()

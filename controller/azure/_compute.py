@@ -8,6 +8,7 @@ state is read back from the instance view, never assumed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from types import TracebackType
 
@@ -39,19 +40,23 @@ class AzureVms:
         self._credential = credential
         self.config = config or AzureClientConfig()
         self._clients: dict[str, ComputeManagementClient] = {}
+        # Workflow steps call one AzureVms from several threads: a client per subscription, made once.
+        self._lock = threading.Lock()
 
     def _client(self, subscription_id: str) -> ComputeManagementClient:
         key = subscription_id.lower()
-        if key not in self._clients:
-            self._clients[key] = ComputeManagementClient(
-                self._credential, subscription_id, **self.config.client_kwargs()
-            )
-        return self._clients[key]
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = ComputeManagementClient(
+                    self._credential, subscription_id, **self.config.client_kwargs()
+                )
+            return self._clients[key]
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
     def __enter__(self) -> AzureVms:
         return self

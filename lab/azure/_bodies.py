@@ -193,7 +193,7 @@ class Bodies:
             "location": self.estate.location,
             "properties": {
                 "fabricFriendlyName": fabric.friendly_name,
-                "friendlyName": fabric.friendly_name,
+                "friendlyName": fabric.container_names.get(name, fabric.friendly_name),
                 "fabricType": fabric.kind,
                 "protectedItemCount": count,
                 "pairingStatus": "Paired",

@@ -119,6 +119,9 @@ class Fabric:
     run_as_accounts: list[RunAsAccount] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     health: str = "Normal"
+    container_names: dict[str, str] = field(default_factory=dict)
+    """Friendly names of protection groups (container id -> name); a container not named here is the
+    configuration server's own and carries the fabric's friendly name, as ASR names it."""
 
 
 @dataclass

@@ -7,10 +7,20 @@ from lab.vcsim import Model
 from lab.world._drill import DrillFailed, DrillSettings, run_drill
 from lab.world._drill_view import RichObserver
 from lab.world._drill_view import final_table as drill_table
-from lab.world._layout import LAB_VMS, MASTER_TARGET, PHYSICAL_SERVER, PROCESS_SERVER, Layout, VmSpec, default_dir
+from lab.world._layout import (
+    LAB_VMS,
+    MASTER_TARGET,
+    PHYSICAL_SERVER,
+    PROCESS_SERVER,
+    Layout,
+    Shape,
+    VmSpec,
+    default_dir,
+)
 from lab.world._restart import controller_proc, restart_controller, wait_controller_gone
 from lab.world._status import SCHEMA, status
 from lab.world._up import down, up
+from lab.world._workload import WorkloadSettings
 from lab.world.errors import LabError, LabExists, LabNotFound, LabStartError
 
 # One datacenter, one standalone host mounting two datastores (the lab's VMs live on the first; a plan may choose the
@@ -32,7 +42,9 @@ __all__ = [
     "LabStartError",
     "Layout",
     "RichObserver",
+    "Shape",
     "VmSpec",
+    "WorkloadSettings",
     "controller_proc",
     "default_dir",
     "down",

@@ -4,8 +4,9 @@ estate that matches the simulator, and the Azure VMs' workloads writing their di
 The estate says what happened before the lab starts: the on-premises VMs web01, app01 and db01 (in the simulator)
 were protected to Azure (InMageAzureV2) and failed over; the failover was committed, so each is a protected item in
 ``UnplannedFailoverCommitted`` whose disks carry the on-premises VMDKs' UUIDs, and an Azure VM that runs. The
-configuration server's fabric lists the lab's process server and master target by the names their agents registered
-with. The workloads follow the estate's power states, so an ASR or Compute action that stops a VM stops its writes.
+configuration server's fabric lists the lab's process server and master targets by the names their agents registered
+with, and holds the VMs in its own protection group or, for a lab of several groups, in the groups the lab names.
+The workloads follow the estate's power states, so an ASR or Compute action that stops a VM stops its writes.
 """
 
 from __future__ import annotations
@@ -54,17 +55,20 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     azure = record.azure
     now = datetime.datetime.now(datetime.UTC)
     failed_over = now - datetime.timedelta(days=3)
-    mt = MasterTarget(
-        id=lab_id(MASTER_TARGET.name),
-        name=MASTER_TARGET.name,
-        ip_address="127.0.0.1",
-        os_type="Linux",
-        retention_volumes=[RetentionVolume(str(layout.retention), 8 << 30, 6 << 30)],
-        # Every datastore its host mounts, as the configuration server reports them.
-        datastores=[Datastore(name, lab_id(name), "100.0", "80.0") for name in record.vcenter["datastores"]],
-        disk_count=1,
-        last_heartbeat=now,
-    )
+    mts = [
+        MasterTarget(
+            id=lab_id(name),
+            name=name,
+            ip_address="127.0.0.1",
+            os_type="Linux",
+            retention_volumes=[RetentionVolume(str(layout.retention), 8 << 30, 6 << 30)],
+            # Every datastore its host mounts, as the configuration server reports them.
+            datastores=[Datastore(ds, lab_id(ds), "100.0", "80.0") for ds in record.vcenter["datastores"]],
+            disk_count=1,
+            last_heartbeat=now,
+        )
+        for name in record.master_targets or [MASTER_TARGET.name]
+    ]
     ps = ProcessServer(
         id=lab_id(PROCESS_SERVER),
         friendly_name=PROCESS_SERVER,
@@ -80,10 +84,13 @@ def build_estate(record: Record, layout: Layout) -> Estate:
         host_name="cs-lab.lab.local",
         ip_address="127.0.0.1",
         process_servers=[ps],
-        master_targets=[mt],
+        master_targets=mts,
         run_as_accounts=[RunAsAccount("1", "vcenter-lab"), RunAsAccount("2", "linux-root")],
         containers=[f"cloud_{lab_id('container')}"],
     )
+    for group in sorted({vm["group"] for vm in record.vms if vm.get("group")}):
+        fabric.containers.append(_container(group))
+        fabric.container_names[_container(group)] = group
     items, vms = [], []
     for vm in record.vms:
         hardware = vm.get("hardware", {})
@@ -91,7 +98,7 @@ def build_estate(record: Record, layout: Layout) -> Estate:
             Item(
                 name=lab_id(f"item-{vm['name']}"),
                 fabric=fabric.name,
-                container=fabric.containers[0],
+                container=_container(vm["group"]) if vm.get("group") else fabric.containers[0],
                 friendly_name=vm["name"],
                 physical=bool(vm.get("physical")),
                 provider="InMageAzureV2",
@@ -132,6 +139,15 @@ def build_estate(record: Record, layout: Layout) -> Estate:
     )
 
 
+def _container(group: str) -> str:
+    return f"cloud_{lab_id(f'container-{group}')}"
+
+
+def consistency_group(vm: dict[str, Any]) -> str:
+    """The multi-VM consistency group a lab VM's shared bookmarks carry: its failback group's name."""
+    return f"{vm['group']}_Failback" if vm.get("group") else MULTI_VM_GROUP
+
+
 class AzureSide:
     """The endpoint and the workloads; :meth:`start` serves, :meth:`stop` closes every tracker cleanly."""
 
@@ -158,7 +174,7 @@ class AzureSide:
                     self._runs(vm["name"]),
                     settings,
                     seed=index,
-                    group=MULTI_VM_GROUP,
+                    group=consistency_group(vm),
                 )
             )
 

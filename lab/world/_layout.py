@@ -7,14 +7,15 @@ One directory holds a whole lab; ``lab down`` removes it::
     run/<name>.log                each process's output; run/<name>.notify its readiness socket while starting
     vcsim/                        simulator: cert.pem, password (0600), tmp/ (its datastore folders)
     controller/                   failback-controller state; operator/failbackctl.toml is failbackctl's config
-    agents/<name>/                agent state and agent.toml; mt-lab's retention/ is its retention volume
-    guest/mt-lab/                 the master target's sysfs tree and device nodes (written by the shim)
-    shim/state.json               what the shim materialised
+    agents/<name>/                agent state and agent.toml; mt-lab's retention/: every master target's
+    guest/<master target>/        each master target's sysfs tree and device nodes (written by its shim)
+    shim/state.json               what mt-lab's shim materialised (shim/<name>.json for further master targets)
     azure/                        tls/, secret (0600), vms/<vm>/<disk uuid>.disk (source disks),
                                   vms/<vm>/changelog/<disk uuid>/ (the tracker's change log),
                                   vms/<vm>/bookmarks.jsonl (the oracle: disk digests at every bookmark)
 
-Sizes are small on purpose: the whole drill moves a few hundred MiB so it runs in minutes on two cores.
+Sizes are small on purpose: the whole drill moves a few hundred MiB so it runs in minutes on two cores. A
+:class:`Shape` makes a bigger lab (many VMs, several master targets, several protection groups) for benchmarks.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.world._workload import WorkloadSettings
+
 __all__ = [
     "LAB_VMS",
     "MASTER_TARGET",
@@ -32,6 +35,7 @@ __all__ = [
     "PHYSICAL_SERVER",
     "PROCESS_SERVER",
     "Layout",
+    "Shape",
     "VmSpec",
     "default_dir",
     "read_record",
@@ -67,6 +71,28 @@ LAB_VMS: tuple[VmSpec, ...] = (
 PHYSICAL_SERVER = VmSpec("phys01", (32 * MIB,), cpus=2, memory_mb=2048, firmware="efi")
 MASTER_TARGET = VmSpec("mt-lab", (16 * MIB,))  # its OS disk; replicated disks are attached by the workflows
 PROCESS_SERVER = "ps-lab"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a lab is made of. The default is the drill's lab: three VMs, one master target, one protection group.
+
+    ``master_targets`` master-target VMs are named ``mt-lab``, ``mt-lab-2``...; ``group_size`` VMs share each
+    protection group (0: all in one, the configuration server's own); ``workload`` paces the Azure VMs' writes
+    (None: the workload's defaults)."""
+
+    vms: tuple[VmSpec, ...] = LAB_VMS
+    master_targets: int = 1
+    group_size: int = 0
+    workload: WorkloadSettings | None = None
+
+    def __post_init__(self) -> None:
+        if not self.vms or self.master_targets < 1 or self.group_size < 0:
+            raise ValueError("a lab needs at least one VM and one master target, and group_size >= 0")
+
+    @property
+    def master_target_names(self) -> tuple[str, ...]:
+        return (MASTER_TARGET.name, *(f"{MASTER_TARGET.name}-{n}" for n in range(2, self.master_targets + 1)))
 
 
 def default_dir() -> Path:
@@ -114,15 +140,24 @@ class Layout:
 
     @property
     def retention(self) -> Path:
+        """The retention volume's path inside every master target (as a plan names it). On one machine they share
+        mt-lab's directory: each pair's journal is a directory of its own."""
         return self.agent(MASTER_TARGET.name) / "retention"
 
     @property
     def guest(self) -> Path:
-        return self.root / "guest" / MASTER_TARGET.name
+        return self.guest_of(MASTER_TARGET.name)
+
+    def guest_of(self, master_target: str) -> Path:
+        return self.root / "guest" / master_target
 
     @property
     def shim_state(self) -> Path:
-        return self.root / "shim" / "state.json"
+        return self.shim_state_of(MASTER_TARGET.name)
+
+    def shim_state_of(self, master_target: str) -> Path:
+        name = "state" if master_target == MASTER_TARGET.name else master_target
+        return self.root / "shim" / f"{name}.json"
 
     @property
     def azure(self) -> Path:
@@ -153,7 +188,9 @@ class Record:
     controller: dict[str, Any] = field(default_factory=dict)
     agents: dict[str, Any] = field(default_factory=dict)
     vms: list[dict[str, Any]] = field(default_factory=list)
-    master_target: dict[str, Any] = field(default_factory=dict)
+    master_target: dict[str, Any] = field(default_factory=dict)  # mt-lab's entry of master_targets
+    master_targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workload: dict[str, Any] | None = None  # WorkloadSettings fields; None: the defaults
 
     def save(self, layout: Layout) -> None:
         layout.root.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,12 @@
 Up, in order (each step recorded in ``lab.json`` before the next, so a failure anywhere is undone by ``down``):
 
 1. the vSphere simulator (built from Debian's govmomi sources on first use), its datastore folders inside the lab;
-2. in it: the master-target VM (disk.EnableUUID = TRUE, powered on, an OS disk) and the on-premises VMs web01,
-   app01 and db01 (powered off: they were failed over); the Azure VMs' source disks are written with data, and
-   the on-premises VMDKs' extents get a copy of it - the state at the failover, which original-location reprotect
-   resyncs from;
-3. the controller (mutual TLS, a new CA), the hypervisor shim, a process server and a master target registered with
-   one-time tokens (the master target reads the shim's guest tree);
+2. in it: the master-target VMs (disk.EnableUUID = TRUE, powered on, an OS disk) and the on-premises VMs (web01,
+   app01 and db01 unless a :class:`Shape` says otherwise; powered off: they were failed over); the Azure VMs'
+   source disks are written with data, and the on-premises VMDKs' extents get a copy of it - the state at the
+   failover, which original-location reprotect resyncs from;
+3. the controller (mutual TLS, a new CA), a hypervisor shim per master target, a process server and the master
+   targets registered with one-time tokens (each master target reads its shim's guest tree);
 4. the Azure side: the local endpoint and the workloads, which from now on make the Azure disks diverge;
 5. the vCenter and the vault registered with the controller, and their inventories read (``--refresh``,
    ``--import``).
@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,13 @@ from failback.config import parse_address
 from failback.retry import Policy
 from lab.vcsim import build
 from lab.world._layout import (
-    LAB_VMS,
     MASTER_TARGET,
     MIB,
     PHYSICAL_SERVER,
     PROCESS_SERVER,
     Layout,
     Record,
+    Shape,
     VmSpec,
     read_record,
 )
@@ -63,9 +64,11 @@ def _quiet(_: str) -> None:
     return None
 
 
-def up(layout: Layout, *, progress: Progress = _quiet, physical: bool = False) -> Record:
+def up(layout: Layout, *, progress: Progress = _quiet, physical: bool = False, shape: Shape | None = None) -> Record:
     """Bring a lab up in ``layout.root``; refuses a directory that already holds one. ``physical`` adds a physical
-    server (``PHYSICAL_SERVER``) failed over to Azure, which fails back as a new VM."""
+    server (``PHYSICAL_SERVER``) failed over to Azure, which fails back as a new VM; ``shape`` what the lab is made
+    of (default: the drill's three VMs and one master target)."""
+    shape = shape or Shape()
     if layout.record.exists():
         raise LabExists(
             f"a lab is already in {layout.root}", remedy="run 'failbackctl lab down' first, or use another --dir"
@@ -73,11 +76,11 @@ def up(layout: Layout, *, progress: Progress = _quiet, physical: bool = False) -
     layout.root.mkdir(parents=True, exist_ok=True)
     if any(layout.root.iterdir()):
         raise LabExists(f"{layout.root} is not empty", remedy="give an empty or new directory with --dir")
-    record = Record(dir=str(layout.root))
+    record = Record(dir=str(layout.root), workload=asdict(shape.workload) if shape.workload else None)
     record.save(layout)
     try:
         _simulator(layout, record, progress)
-        _vms_and_disks(layout, record, progress)
+        _vms_and_disks(layout, record, progress, shape)
         if physical:
             _physical_server(layout, record, progress)
         _controller(layout, record, progress)
@@ -138,26 +141,28 @@ def _simulator(layout: Layout, record: Record, progress: Progress) -> None:
 # -- 2. VMs and disks -----------------------------------------------------------------------------------------------
 
 
-def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
+def _vms_and_disks(layout: Layout, record: Record, progress: Progress, shape: Shape) -> None:
     vc = record.vcenter
     password = Path(vc["password_file"]).read_text()
     with connect(vc["host"], vc["port"], vc["username"], password, Path(vc["ca_file"])) as si:
-        mt = create_vm(si, MASTER_TARGET.name, list(MASTER_TARGET.disk_bytes), enable_uuid=True, power_on=True)
+        for name in shape.master_target_names:
+            mt = create_vm(si, name, list(MASTER_TARGET.disk_bytes), enable_uuid=True, power_on=True)
+            record.master_targets[name] = {
+                "vm": mt.name,
+                "instance_uuid": mt.instance_uuid,
+                "os_disk": mt.disks[0].uuid,
+                "guest_root": str(layout.guest_of(name)),
+                "dev_root": str(layout.guest_of(name) / "dev"),
+                "retention": str(layout.retention),
+            }
+        record.master_target = record.master_targets[MASTER_TARGET.name]
         urls = datastore_urls(si)
         datastore = min(urls)  # LocalDS_0, where create_vm puts every lab VM
         record.vcenter["datastore"] = {"name": datastore, "path": str(urls[datastore])}
         record.vcenter["datastores"] = {name: str(path) for name, path in urls.items()}
-        record.master_target = {
-            "vm": mt.name,
-            "instance_uuid": mt.instance_uuid,
-            "os_disk": mt.disks[0].uuid,
-            "guest_root": str(layout.guest),
-            "dev_root": str(layout.guest / "dev"),
-            "retention": str(layout.retention),
-        }
         # The network every lab VM's NIC is on: what ASR recorded as each source NIC's network.
         record.vcenter["networks"] = [name for name in (first_network(si),) if name]
-        for index, spec in enumerate(LAB_VMS):
+        for index, spec in enumerate(shape.vms):
             vm = create_vm(
                 si,
                 spec.name,
@@ -190,18 +195,26 @@ def _vms_and_disks(layout: Layout, record: Record, progress: Progress) -> None:
                     "instance_uuid": vm.instance_uuid,
                     "hardware": _hardware(spec, record),
                     "disks": disks,
+                    "group": _protection_group(index, shape.group_size),
                 }
             )
             record.save(layout)
+    names = [s.name for s in shape.vms]
+    listed = ", ".join(names) if len(names) <= 5 else f"{len(names)} VMs ({names[0]} to {names[-1]})"
     progress(
-        f"VMs in the simulator: {MASTER_TARGET.name} (master target) and "
-        f"{', '.join(s.name for s in LAB_VMS)}, their VMDKs holding the data as it was at the failover"
+        f"VMs in the simulator: {', '.join(shape.master_target_names)} (master targets) and {listed}, "
+        "their VMDKs holding the data as it was at the failover"
     )
 
 
 def _hardware(spec: VmSpec, record: Record) -> dict[str, Any]:
     """The source machine as ASR recorded it: CPUs, memory, firmware and one NIC on the lab's network."""
     return {**spec.hardware(), "nics": record.vcenter["networks"][:1]}
+
+
+def _protection_group(index: int, size: int) -> str | None:
+    """The protection group of the ``index``-th VM; None: the configuration server's own (every VM's by default)."""
+    return f"pg-{index // size + 1:02d}" if size else None
 
 
 def _physical_server(layout: Layout, record: Record, progress: Progress) -> None:
@@ -320,13 +333,16 @@ def _ctl(layout: Layout, *args: str, what: str) -> str:
 
 
 def _shim(layout: Layout, record: Record, progress: Progress) -> None:
-    argv = [sys.executable, "-m", "lab.world", "shim", "--lab", str(layout.root)]
-    _track(layout, record, start(layout, "shim", argv)).wait_ready(_READY)
-    progress(f"hypervisor shim following {MASTER_TARGET.name}: guest tree {layout.guest}")
+    for name in record.master_targets:
+        argv = [sys.executable, "-m", "lab.world", "shim", "--lab", str(layout.root), "--master-target", name]
+        process = "shim" if name == MASTER_TARGET.name else f"shim-{name}"
+        _track(layout, record, start(layout, process, argv)).wait_ready(_READY)
+        progress(f"hypervisor shim following {name}: guest tree {layout.guest_of(name)}")
 
 
 def _agents(layout: Layout, record: Record, progress: Progress) -> None:
-    for name, role in ((PROCESS_SERVER, "process-server"), (MASTER_TARGET.name, "master-target")):
+    roles = [(PROCESS_SERVER, "process-server"), *((name, "master-target") for name in record.master_targets)]
+    for name, role in roles:
         directory = layout.agent(name)
         directory.mkdir(parents=True)
         token = json.loads(_ctl(layout, "token", "create", "--role", role, "--output", "json", what="token create"))
@@ -348,8 +364,9 @@ def _agents(layout: Layout, record: Record, progress: Progress) -> None:
             '[metrics]\nlisten = "127.0.0.1:0"\n'
         )
         if role == "master-target":
-            layout.retention.mkdir(parents=True)
-            text += f'\n[discovery]\nsysfs_root = "{layout.guest}"\ndev_root = "{layout.guest / "dev"}"\n'
+            guest = layout.guest_of(name)
+            layout.retention.mkdir(parents=True, exist_ok=True)
+            text += f'\n[discovery]\nsysfs_root = "{guest}"\ndev_root = "{guest / "dev"}"\n'
             # The lab's retention "volume" is a directory of the lab, on whatever volume holds it (often the OS's):
             # a real master target refuses that, so the lab says it knows.
             text += "\n[replication]\ncheck_retention_volume = false\n"
@@ -419,25 +436,31 @@ def _register_sources(layout: Layout, record: Record, progress: Progress) -> Non
 
 def _plan(layout: Layout, record: Record) -> None:
     """The failback plan for the lab (``controller/workflows/_spec.py``): every VM back to its original location
-    through mt-lab and ps-lab, each disk with the file and change log the process server reads."""
-    mt, ps = record.agents[MASTER_TARGET.name], record.agents[PROCESS_SERVER]
+    through the lab's master targets and ps-lab, each disk with the file and change log the process server reads."""
+    ps = record.agents[PROCESS_SERVER]
+    master_targets = ", ".join(f'"{name}"' for name in record.master_targets)
     lines = [
         'name = "lab"',
         'vault = "lab-vault"',
         'vcenter = "lab-vcenter"',
         f'datastore = "{record.vcenter["datastore"]["name"]}"',
         f'retention_volume = "{layout.retention}"',
-        f'master_targets = ["{MASTER_TARGET.name}"]',
+        f"master_targets = [{master_targets}]",
         f'process_server = "{PROCESS_SERVER}"',
         'policy = "lab-failback-24h"',
         'run_as_account = "linux-root"',
         'rollback_window = "1h"',
-        "",
-        "[[agents]]",
-        f'name = "{MASTER_TARGET.name}"',
-        'role = "master-target"',
-        f'address = "{mt["address"]}"',
-        f'vm = "{record.master_target["instance_uuid"]}"',
+    ]
+    for name, mt in record.master_targets.items():
+        lines += [
+            "",
+            "[[agents]]",
+            f'name = "{name}"',
+            'role = "master-target"',
+            f'address = "{record.agents[name]["address"]}"',
+            f'vm = "{mt["instance_uuid"]}"',
+        ]
+    lines += [
         "",
         "[[agents]]",
         f'name = "{PROCESS_SERVER}"',

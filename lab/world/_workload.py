@@ -36,6 +36,7 @@ __all__ = ["Workload", "WorkloadDisk", "WorkloadSettings"]
 
 log = logging.getLogger(__name__)
 _BLOCK = 4096
+_PACE = 0.1  # longest wait between looks at the VM's power state
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class Workload:
             log.exception("the workload of %s failed", self.vm)
 
     def _run(self, stop: threading.Event) -> None:
-        next_app = next_crash = 0.0
+        next_app = next_crash = next_write = 0.0
         paused_for_space = False
         try:
             while not stop.is_set():
@@ -133,8 +134,11 @@ class Workload:
                         paused_for_space = True
                     stop.wait(1.0)
                     continue
-                written = self._write_one()
-                stop.wait(written / self.settings.bytes_per_second)
+                if now < next_write:
+                    # Paced in short waits: a slow workload still sees its VM stop at once, as a guest would.
+                    stop.wait(min(next_write - now, _PACE))
+                    continue
+                next_write = now + self._write_one() / self.settings.bytes_per_second
         finally:
             self._close()
 

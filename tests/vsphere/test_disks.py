@@ -148,3 +148,24 @@ def test_detaching_an_unknown_disk_uuid_is_not_found(vc: VSphere, unique: Callab
     vm = _new_vm(vc, unique("nodisk"))
     with pytest.raises(ObjectNotFound, match="no disk"):
         vc.detach_disk(vm.instance_uuid, "6000C290-0000-0000-0000-000000000000")
+
+
+def test_several_disks_detach_in_one_reconfigure_and_keep_their_uuids(
+    vc: VSphere, unique: Callable[[str], str]
+) -> None:
+    vm = _new_vm(vc, unique("many"))
+    paths = [vc.create_replica_disk(_datastore(vc), vm.name, f"disk{index}", MIB) for index in range(3)]
+    disks = [vc.attach_disk(vm.instance_uuid, path) for path in paths]
+    before = vc.round_trips_by_method().get("ReconfigVM_Task", 0)
+    detached = vc.detach_disks(vm.instance_uuid, [d.uuid or "" for d in disks[:2]])
+    assert vc.round_trips_by_method().get("ReconfigVM_Task", 0) == before + 1
+    assert detached == disks[:2]
+    assert vc.vm(vm.instance_uuid).disks == (disks[2],)
+
+
+def test_detaching_disks_with_one_unknown_uuid_changes_nothing(vc: VSphere, unique: Callable[[str], str]) -> None:
+    vm = _new_vm(vc, unique("partly"))
+    disk = vc.attach_disk(vm.instance_uuid, vc.create_replica_disk(_datastore(vc), vm.name, "disk0", MIB))
+    with pytest.raises(ObjectNotFound, match="6000C290-0000-0000-0000-000000000000"):
+        vc.detach_disks(vm.instance_uuid, [disk.uuid or "", "6000C290-0000-0000-0000-000000000000"])
+    assert vc.vm(vm.instance_uuid).disks == (disk,)
