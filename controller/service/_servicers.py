@@ -46,6 +46,7 @@ POLICY = AccessPolicy(
         "failback.controller.v1.Inventory": _OPERATORS,
         "failback.controller.v1.Backup": _OPERATORS,
         "failback.controller.v1.Failback": _OPERATORS,
+        "failback.controller.v1.Points": _OPERATORS,
     }
 )
 
