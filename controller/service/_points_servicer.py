@@ -28,11 +28,15 @@ from controller.store import NotFound, TransitionRefused
 from failback.errors import FailbackError
 from failback.serving import StatusMap, abort_with, peer_identity
 
-__all__ = ["PointsServicer"]
+__all__ = ["AGENT_UNAVAILABLE", "PointsServicer"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Set on UNAVAILABLE when the controller answered but a master target did not, so that failbackctl does not report
+# the controller as unreachable.
+AGENT_UNAVAILABLE = ("failback-unavailable", "agent")
 
 _STATUS: StatusMap = [
     (UnknownPair, grpc.StatusCode.NOT_FOUND),
@@ -56,6 +60,8 @@ def _answer(context: grpc.ServicerContext, work: Callable[[], T]) -> T:
     try:
         return work()
     except FailbackError as exc:
+        if isinstance(exc, AgentUnreachable):
+            context.set_trailing_metadata((AGENT_UNAVAILABLE,))
         abort_with(context, exc, _STATUS)
 
 
