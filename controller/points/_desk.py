@@ -239,7 +239,7 @@ class PointsDesk:
         location = self._directory.pair(pair_id)
         with self._lock(location.item_key):
             location = self._directory.pair(pair_id)  # fresh, under the lock
-            self._may_hold(location, "bring its disks to a point")
+            self._may_hold(location, "bring a disk to a point")
             address, mt = self._master_target(location.master_target)
             status = self._replicating(location, address, mt)
             points = self._call(location, address, partial(mt.points, location.pair_id))
@@ -271,7 +271,7 @@ class PointsDesk:
         location = self._directory.pair(pair_id)
         with self._lock(location.item_key):
             location = self._directory.pair(pair_id)
-            self._may_hold(location, "return its disks to latest here")
+            self._may_hold(location, "return a disk to latest")
             address, mt = self._master_target(location.master_target)
             status = self._call(location, address, partial(mt.pair, location.pair_id))
             if status is not None and status.state is PairState.AT_POINT:
@@ -310,8 +310,8 @@ class PointsDesk:
             return
         instead = _INSTEAD.get(location.item_state, "wait until it replicates again (failbackctl items)")
         raise PairBusy(
-            f"{location.vm} is {location.item_state}: a workflow has its disks, and the desk may {what} only while "
-            "the VM replicates",
+            f"{location.vm} is {location.item_state}: a workflow has its disks, and 'failbackctl points' may {what} "
+            "only while the VM replicates",
             remedy=instead,
         )
 
