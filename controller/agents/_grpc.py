@@ -124,6 +124,8 @@ def _target_status(message: pairs_pb2.TargetPairStatus) -> TargetStatus:
         latest_point_time=message.latest_point_time,
         health=_HEALTH.get(message.health, "unknown"),
         last_error=message.last_error,
+        health_reasons=tuple(message.health_reasons),
+        rpo_threshold=message.pair.policy.rpo_threshold_seconds,
     )
 
 
@@ -270,7 +272,17 @@ class _GrpcMasterTarget:
             lambda: self._points.ListRetentionVolumes(points_pb2.ListRetentionVolumesRequest(), timeout=self._timeout),
         )
         return tuple(
-            RetentionVolume(v.mountpoint, v.eligible, tuple(v.reasons), v.capacity_bytes, v.free_bytes, v.threshold_pct)
+            RetentionVolume(
+                v.mountpoint,
+                v.eligible,
+                tuple(v.reasons),
+                v.capacity_bytes,
+                v.free_bytes,
+                v.threshold_pct,
+                device=v.device,
+                fstype=v.fstype,
+                used_pct=v.used_pct,
+            )
             for v in reply.volumes
         )
 

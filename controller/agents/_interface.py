@@ -73,6 +73,9 @@ class RetentionVolume:
     capacity_bytes: int
     free_bytes: int
     threshold_pct: float
+    device: str = ""
+    fstype: str = ""
+    used_pct: float = 0.0
 
 
 class PairState(enum.StrEnum):
@@ -124,6 +127,9 @@ class TargetStatus:
     latest_point_time: float = 0.0
     health: str = "ok"
     last_error: str = ""
+    health_reasons: tuple[str, ...] = ()
+    # The pair's policy: health warns when the newest point is older than this (seconds).
+    rpo_threshold: float = 0.0
 
 
 @dataclass(frozen=True)

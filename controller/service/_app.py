@@ -21,6 +21,7 @@ from controller.api.v1 import (
     doctor_pb2_grpc,
     inventory_pb2_grpc,
     jobs_pb2_grpc,
+    points_pb2_grpc,
     registration_pb2_grpc,
     workflows_pb2_grpc,
 )
@@ -28,6 +29,7 @@ from controller.ca import CertificateAuthority
 from controller.doctor import ControllerFacts, Doctor, DoctorDeps, vault_opener, vcenter_opener, with_preflight
 from controller.inventory import Readers, SourceCatalog, refresh_job_types
 from controller.jobs import JobRegistry, JobRunner, Jobs, RunnerSettings
+from controller.points import PointsDesk
 from controller.secrets import KEY_FILE, SecretBox
 from controller.service._backup_servicer import BackupServicer
 from controller.service._config import ControllerConfig
@@ -36,6 +38,7 @@ from controller.service._faults import crash_hook
 from controller.service._fleet_servicers import AgentStatusServicer, ServersServicer
 from controller.service._inventory_servicers import InventoryServicer, SourcesServicer
 from controller.service._jobs_servicer import JobsServicer
+from controller.service._points_servicer import PointsServicer
 from controller.service._ratelimit import FailureLimiter
 from controller.service._replica import ReplicaLock
 from controller.service._servicers import POLICY, CertificatesServicer, EnrollmentServicer, RegistrationServicer
@@ -173,6 +176,11 @@ class ControllerApp:
                     "failback.controller.v1.Doctor",
                     doctor_pb2_grpc.add_DoctorServicer_to_server,
                     DoctorServicer(self.doctor),
+                ),
+                ServiceBinding(
+                    "failback.controller.v1.Points",
+                    points_pb2_grpc.add_PointsServicer_to_server,
+                    PointsServicer(PointsDesk(self.protection, self.agents)),
                 ),
                 ServiceBinding(
                     "failback.controller.v1.Backup",

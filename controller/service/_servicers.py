@@ -47,6 +47,7 @@ POLICY = AccessPolicy(
         "failback.controller.v1.Backup": _OPERATORS,
         "failback.controller.v1.Failback": _OPERATORS,
         "failback.controller.v1.Doctor": _OPERATORS,
+        "failback.controller.v1.Points": _OPERATORS,
     }
 )
 

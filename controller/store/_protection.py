@@ -237,6 +237,27 @@ class ProtectionStore:
                 _item(row) for row in session.scalars(select(ProtectedItemRow).where(ProtectedItemRow.key.in_(keys)))
             ]
 
+    def move(self, key: str, *, expected: frozenset[str], state: str, now: dt.datetime) -> ItemRow:
+        """Move an item no job holds from one of ``expected`` to ``state`` (an operator's action outside any
+        workflow), or raise :class:`TransitionRefused` (naming the job that holds it) and change nothing."""
+        finished = select(Job.id).where(Job.finished_at.is_not(None))
+        with self._db.session() as session:
+            won = changed(
+                session,
+                update(ProtectedItemRow)
+                .where(
+                    ProtectedItemRow.key == key,
+                    ProtectedItemRow.state.in_(sorted(expected)),
+                    or_(ProtectedItemRow.job_id.is_(None), ProtectedItemRow.job_id.in_(finished)),
+                )
+                .values(state=state, job_id=None, updated_at=now),
+            )
+            if not won:
+                raise _refusal(session, key, ItemClaim(state, expected, state))
+            row = session.get(ProtectedItemRow, key)
+            assert row is not None  # the update above matched it
+            return _item(row)
+
     def record(self, key: str, *, job_id: int, record: dict[str, Any], now: dt.datetime) -> None:
         """Replace what the workflows recorded on the item; only its holder may."""
         with self._db.session() as session:

@@ -8,6 +8,11 @@
             │                                                                                  ▼
             └───────────────────── (a new failover to Azure, imported again) ──────── protected-to-azure
 
+    replicating ◀──(points cancel)── point-test ◀──(points bring)── replicating
+
+``point-test``: an operator holds a disk of the VM at a recovery point (``failbackctl points bring``) outside any
+workflow; no workflow starts from it, so a failover cannot start on a disk the operator is looking at.
+
 While a workflow runs, the item is in its ``during`` state and names the job holding it. A job that stopped
 (failed or cancelled) leaves the item in that state: the same workflow may start again from there and finish what
 is left (its steps check before acting), and a failover that stopped half-way can also be rolled back by cancel.
@@ -31,6 +36,7 @@ class ItemState(enum.StrEnum):
     COMMITTING = "committing"
     COMMITTED = "committed"
     REPROTECTING_BACK = "reprotecting-back"
+    POINT_TEST = "point-test"
     PROTECTED_TO_AZURE = "protected-to-azure"
     # ASR shows the item in a state failback does not start from (not failed over, another provider...).
     NOT_ELIGIBLE = "not-eligible"
