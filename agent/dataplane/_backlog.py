@@ -16,7 +16,6 @@ A torn tail of the newest segment is truncated on open; a bad frame anywhere els
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import struct
@@ -24,23 +23,22 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from agent.dataplane._sendmeta import open_send_meta
 from agent.dataplane._wire import EncodedBatch, pack_batch, packed_size, unpack_batch
 from agent.dataplane.errors import (
     BacklogCorrupt,
     BacklogFailed,
-    BacklogMismatch,
     InUse,
     SequenceGap,
     WatermarkAhead,
     WatermarkBehind,
 )
-from agent.journal import IO, Handle, OsIO, append_all, ensure_directory, lock_directory, write_all
+from agent.journal import IO, Handle, OsIO, append_all, ensure_directory, lock_directory
 
 __all__ = ["Backlog"]
 
 _FRAME = struct.Struct("<4sIQII")
 _MAGIC = b"FBBF"
-_META = "meta.json"
 _SEGMENT = re.compile(r"(\d{20})\.blg")
 
 
@@ -86,7 +84,7 @@ class Backlog:
             raise InUse(f"backlog {self._dir} is already open in another sender", remedy="stop the other sender")
         self._lock_fd: int | None = lock
         try:
-            self._initial_cursor = self._open_meta(pair, generation, initial_cursor)
+            self._initial_cursor = open_send_meta(self._io, self._dir, "backlog", pair, generation, initial_cursor)
             for segment in self._segments():
                 self._load(segment)
             self._segment: int | None = self._slots[-1].segment if self._slots else None
@@ -271,35 +269,6 @@ class Backlog:
 
     def _segments(self) -> list[int]:
         return sorted(int(m.group(1)) for name in os.listdir(self._dir) if (m := _SEGMENT.fullmatch(name)))
-
-    def _open_meta(self, pair: str, generation: int, initial_cursor: int) -> int:
-        """Create or check ``meta.json``; returns the initial cursor it records."""
-        path = os.path.join(self._dir, _META)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                meta: dict[str, object] = json.load(handle)
-        except FileNotFoundError:
-            meta = {"format": 1, "pair": pair, "generation": generation, "initial_cursor": initial_cursor}
-            tmp = path + ".tmp"
-            out = self._io.open(tmp, create=True, truncate=True)
-            try:
-                write_all(self._io, out, json.dumps(meta).encode(), 0)
-                self._io.fsync(out)
-            finally:
-                self._io.close(out)
-            self._io.rename(tmp, path)
-            self._io.fsync_dir(self._dir)
-            return initial_cursor
-        if meta.get("pair") != pair or meta.get("generation") != generation:
-            raise BacklogMismatch(
-                f"backlog {self._dir} belongs to pair {meta.get('pair')!r} generation {meta.get('generation')!r}, "
-                f"not {pair!r} generation {generation}",
-                remedy="use a directory per pair and generation",
-            )
-        recorded = meta.get("initial_cursor")
-        if not isinstance(recorded, int):
-            raise BacklogCorrupt(f"backlog {self._dir}: meta.json has no initial cursor")
-        return recorded
 
     def _load(self, segment: int) -> None:
         path = self._path(segment)

@@ -19,16 +19,15 @@ kept: it holds the resume cursor) by rewriting the file through a temporary file
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import zlib
 
+from agent.dataplane._sendmeta import open_send_meta
 from agent.dataplane._wire import EncodedBatch
 from agent.dataplane.errors import (
     BacklogCorrupt,
     BacklogFailed,
-    BacklogMismatch,
     InUse,
     SequenceGap,
     WatermarkAhead,
@@ -39,7 +38,6 @@ from agent.journal import IO, Handle, OsIO, append_all, ensure_directory, lock_d
 __all__ = ["SendIndex"]
 
 _RECORD = struct.Struct("<QQdI")
-_META = "meta.json"
 _INDEX = "index"
 
 
@@ -73,7 +71,7 @@ class SendIndex:
             raise InUse(f"send index {self._dir} is already open in another sender", remedy="stop the other sender")
         self._lock_fd: int | None = lock
         try:
-            self._initial_cursor = self._open_meta(pair, generation, initial_cursor)
+            self._initial_cursor = open_send_meta(self._io, self._dir, "send index", pair, generation, initial_cursor)
             self._load()
             self._file: Handle = self._io.open(self._path(_INDEX), create=True, append=True)
         except OSError as exc:
@@ -215,34 +213,6 @@ class SendIndex:
 
     def _path(self, name: str) -> str:
         return os.path.join(self._dir, name)
-
-    def _open_meta(self, pair: str, generation: int, initial_cursor: int) -> int:
-        path = self._path(_META)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                meta: dict[str, object] = json.load(handle)
-        except FileNotFoundError:
-            meta = {"format": 1, "pair": pair, "generation": generation, "initial_cursor": initial_cursor}
-            tmp = path + ".tmp"
-            out = self._io.open(tmp, create=True, truncate=True)
-            try:
-                write_all(self._io, out, json.dumps(meta).encode(), 0)
-                self._io.fsync(out)
-            finally:
-                self._io.close(out)
-            self._io.rename(tmp, path)
-            self._io.fsync_dir(self._dir)
-            return initial_cursor
-        if meta.get("pair") != pair or meta.get("generation") != generation:
-            raise BacklogMismatch(
-                f"send index {self._dir} belongs to pair {meta.get('pair')!r} generation {meta.get('generation')!r}, "
-                f"not {pair!r} generation {generation}",
-                remedy="use a directory per pair and generation",
-            )
-        recorded = meta.get("initial_cursor")
-        if not isinstance(recorded, int):
-            raise BacklogCorrupt(f"send index {self._dir}: meta.json has no initial cursor")
-        return recorded
 
     def _load(self) -> None:
         path = self._path(_INDEX)
