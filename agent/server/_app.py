@@ -170,7 +170,11 @@ class AgentApp:
                 ServiceBinding(
                     "failback.agent.v1.RecoveryPoints",
                     points_pb2_grpc.add_RecoveryPointsServicer_to_server,
-                    RecoveryPointsServicer(self.targets, self._retention_volumes),
+                    RecoveryPointsServicer(
+                        self.targets,
+                        self._retention_volumes,
+                        check_volumes=self.config.replication.check_retention_volume,
+                    ),
                 ),
             ]
         self.server = GrpcServer(

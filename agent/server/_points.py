@@ -81,9 +81,12 @@ def _answer(context: grpc.ServicerContext, work: Callable[[], T]) -> T:
 
 
 class RecoveryPointsServicer(points_pb2_grpc.RecoveryPointsServicer):
-    def __init__(self, registry: TargetRegistry, volumes: Callable[[], RetentionVolumes]) -> None:
+    def __init__(
+        self, registry: TargetRegistry, volumes: Callable[[], RetentionVolumes], *, check_volumes: bool = True
+    ) -> None:
         self._registry = registry
         self._volumes = volumes
+        self._check_volumes = check_volumes
 
     # -- resolving the request ---------------------------------------------------------------------------------------
 
@@ -208,6 +211,7 @@ class RecoveryPointsServicer(points_pb2_grpc.RecoveryPointsServicer):
                     threshold_pct=report.threshold_pct,
                     eligible=report.eligible,
                     reasons=report.reasons,
+                    eligibility_waived=not (self._check_volumes or report.eligible),
                 )
             return response
 

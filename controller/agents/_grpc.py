@@ -282,6 +282,7 @@ class _GrpcMasterTarget:
                 device=v.device,
                 fstype=v.fstype,
                 used_pct=v.used_pct,
+                eligibility_waived=v.eligibility_waived,
             )
             for v in reply.volumes
         )

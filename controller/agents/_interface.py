@@ -76,6 +76,8 @@ class RetentionVolume:
     device: str = ""
     fstype: str = ""
     used_pct: float = 0.0
+    # The agent is configured to place journals here although the volume is not eligible.
+    eligibility_waived: bool = False
 
 
 class PairState(enum.StrEnum):

@@ -56,6 +56,16 @@ def retention(facts: DoctorFacts) -> Iterator[CheckResult]:
                 "check that its agent answers and reports its retention volumes (failbackctl servers)",
             )
             continue
+        if volume.eligible is False and volume.eligibility_waived:
+            yield warn(
+                check,
+                subject,
+                f"{volume.path} is not fit for retention journals ({'; '.join(volume.reasons) or 'not eligible'}), "
+                "but the agent's configuration accepts it ([replication] check_retention_volume = false)",
+                "for production, mount a dedicated ext4 or xfs volume (not the OS volume), name it as "
+                "retention_volume and remove check_retention_volume = false",
+            )
+            continue
         if volume.eligible is False:
             yield fail(
                 check,

@@ -188,6 +188,7 @@ def _retention(data: AgentData, path: str) -> RetentionFacts | None:
         best.free_bytes,
         best.threshold_pct,
         source=data.retention_source,
+        eligibility_waived=best.eligibility_waived,
     )
 
 

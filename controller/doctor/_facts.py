@@ -45,6 +45,9 @@ class RetentionFacts:
     free_bytes: int | None = None
     threshold_pct: float = 80.0
     source: str = "the master target's agent"
+    # The agent is configured ([replication] check_retention_volume = false) to use the volume although it is not
+    # eligible: the operator's explicit choice, reported as a warning instead of a failure.
+    eligibility_waived: bool = False
 
 
 @dataclass(frozen=True)

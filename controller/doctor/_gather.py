@@ -101,6 +101,7 @@ class RetentionReport:
     eligible: bool | None
     reasons: tuple[str, ...] = ()
     threshold_pct: float = 80.0
+    eligibility_waived: bool = False
 
 
 @dataclass(frozen=True)
@@ -375,7 +376,15 @@ class Gatherer:
             data = _replace(data, retention_note=f"reading its retention volumes failed: {exc.message}")
         else:
             reports = tuple(
-                RetentionReport(v.mountpoint, v.capacity_bytes, v.free_bytes, v.eligible, v.reasons, v.threshold_pct)
+                RetentionReport(
+                    v.mountpoint,
+                    v.capacity_bytes,
+                    v.free_bytes,
+                    v.eligible,
+                    v.reasons,
+                    v.threshold_pct,
+                    v.eligibility_waived,
+                )
                 for v in volumes
             )
             data = _replace(data, retention=reports, retention_source="its agent")

@@ -325,6 +325,12 @@ BROKEN: list[tuple[str, Status, str, Breaker]] = [
     (
         "retention-volume",
         Status.WARN,
+        "the agent's configuration accepts it ([replication] check_retention_volume = false)",
+        lambda f: with_mt(f, retention=RetentionFacts("/", False, ("it is the OS volume",), eligibility_waived=True)),
+    ),
+    (
+        "retention-volume",
+        Status.WARN,
         "is not reported by its last heartbeat",
         lambda f: with_mt(
             f,

@@ -129,7 +129,7 @@ class ListRetentionVolumesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class RetentionVolume(_message.Message):
-    __slots__ = ("mountpoint", "device", "fstype", "capacity_bytes", "free_bytes", "used_pct", "threshold_pct", "eligible", "reasons")
+    __slots__ = ("mountpoint", "device", "fstype", "capacity_bytes", "free_bytes", "used_pct", "threshold_pct", "eligible", "reasons", "eligibility_waived")
     MOUNTPOINT_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     FSTYPE_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +139,7 @@ class RetentionVolume(_message.Message):
     THRESHOLD_PCT_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBILITY_WAIVED_FIELD_NUMBER: _ClassVar[int]
     mountpoint: str
     device: str
     fstype: str
@@ -148,7 +149,8 @@ class RetentionVolume(_message.Message):
     threshold_pct: float
     eligible: bool
     reasons: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, mountpoint: _Optional[str] = ..., device: _Optional[str] = ..., fstype: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., used_pct: _Optional[float] = ..., threshold_pct: _Optional[float] = ..., eligible: _Optional[bool] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+    eligibility_waived: bool
+    def __init__(self, mountpoint: _Optional[str] = ..., device: _Optional[str] = ..., fstype: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., used_pct: _Optional[float] = ..., threshold_pct: _Optional[float] = ..., eligible: _Optional[bool] = ..., reasons: _Optional[_Iterable[str]] = ..., eligibility_waived: _Optional[bool] = ...) -> None: ...
 
 class ListRetentionVolumesResponse(_message.Message):
     __slots__ = ("volumes",)
