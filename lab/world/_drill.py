@@ -2,7 +2,7 @@
 
 Stages, each through the controller's API (as ``failbackctl`` does) and stopped at the first failure::
 
-    doctor          failbackctl doctor on the plan, when this failbackctl has the command (else skipped, said so)
+    doctor          failbackctl doctor on the plan (warnings pass; a failing check stops the drill)
     plan            apply the lab's plan.toml
     reprotect       the Azure VMs replicate to their original VMDKs (delta resync), followed per VM
     replicate       the workloads keep writing for a while; the RPO each VM reaches is sampled
@@ -49,10 +49,10 @@ class DrillFailed(LabError):
 
 @dataclass(frozen=True)
 class DrillSettings:
+    # Runs `failbackctl doctor` on the lab's plan and returns (exit code, output).
+    doctor: Callable[[], tuple[int, str]]
     plan: str = "lab"
     replicate_seconds: float = 20.0
-    # Runs `failbackctl doctor` (argv after the program) and returns (exit code, output); None: no doctor command.
-    doctor: Callable[[], tuple[int, str]] | None = None
 
 
 @dataclass
@@ -129,12 +129,6 @@ class _Drill:
 
     def doctor(self) -> None:
         with self._stage("doctor", "Doctor: is the site ready?") as entry:
-            if self.settings.doctor is None:
-                entry.update(
-                    state="skipped",
-                    detail="this failbackctl has no 'doctor' command yet; the drill runs it once it has",
-                )
-                return
             code, output = self.settings.doctor()
             entry["detail"] = output.strip().splitlines()[-1] if output.strip() else f"exit {code}"
             if code != 0:
@@ -365,7 +359,7 @@ def run_drill(layout: Layout, settings: DrillSettings, observer: Observer) -> di
     """Run every stage (stopping at the first failure) and return the drill's document::
 
     {"dir": str, "ok": bool, "seconds": float, "error": str | null,
-     "stages": [{"stage", "title", "state": "ok" | "skipped" | "failed", "detail", "seconds"}],
+     "stages": [{"stage", "title", "state": "ok" | "failed", "detail", "seconds"}],
      "vms": [{"name", "disks", "size_bytes", "location", "plain_sent", "wire_sent", "sync_seconds", "rpo_worst",
               "rpo_last", "point", "point_tag", "attestation", "oracle"}]}
     """

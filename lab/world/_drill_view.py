@@ -13,7 +13,7 @@ from lab.world._drill import Observer, VmFigures
 
 __all__ = ["RichObserver", "final_table"]
 
-_MARKS = {"ok": "[green]✓[/]", "skipped": "[yellow]-[/]", "failed": "[red]✗[/]"}
+_MARKS = {"ok": "[green]✓[/]", "failed": "[red]✗[/]"}
 
 
 class RichObserver(Observer):
