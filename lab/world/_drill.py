@@ -2,8 +2,8 @@
 
 Stages, each through the controller's API (as ``failbackctl`` does) and stopped at the first failure::
 
-    doctor          failbackctl doctor on the plan (warnings pass; a failing check stops the drill)
     plan            apply the lab's plan.toml
+    doctor          failbackctl doctor on the plan (warnings pass; a failing check stops the drill)
     reprotect       the Azure VMs replicate to their original VMDKs (delta resync), followed per VM
     replicate       the workloads keep writing for a while; the RPO each VM reaches is sampled
     failover        planned, to the latest application-consistent point (the Azure VMs shut down cleanly)
@@ -370,8 +370,8 @@ def run_drill(layout: Layout, settings: DrillSettings, observer: Observer) -> di
     error: str | None = None
     try:
         for stage in (
-            run.doctor,
             run.plan,
+            run.doctor,
             run.reprotect,
             run.replicate,
             run.failover,
