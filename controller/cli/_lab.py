@@ -8,8 +8,8 @@ JSON: ``lab up`` and ``lab status`` print the status document documented in ``la
 ``lab down`` prints ``{"dir": str, "stopped": [process name, ...]}``. ``lab status`` exits 1 when a process of the lab
 is not running (``"state": "degraded"``), 0 when the lab is up. ``lab drill`` applies the lab's plan and runs doctor,
 reprotect, replication under load, a planned failover with attestation, the oracle check, commit and reprotect back on
-the lab, and prints
-the drill's document (``lab/world/_drill.py``) with ``--output json``; it exits 0 only when every stage passed.
+the lab, and prints the drill's document (``lab/world/_drill.py``) with ``--output json``; it exits 0 only when every
+stage passed.
 """
 
 from __future__ import annotations
