@@ -1,8 +1,9 @@
 """Telling the controller this agent is alive: version, problems and capacity, on the controller's schedule.
 
 The first heartbeat goes out at start; each answer says when to send the next one (bounded here, so a bad answer
-cannot make the agent silent or noisy). A failed heartbeat is logged and retried on the next tick: the controller
-notices a silent agent by itself (it shows as "stale"), so nothing here needs to retry harder.
+cannot make the agent silent or noisy). A failed heartbeat is logged and retried after at most ``retry_interval`` (5 s):
+a controller that restarts (an upgrade, a crash, a failover to another replica) sees its agents again within seconds,
+instead of showing them stale for a whole interval and failing the preflight of the next job.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Heartbeat:
         report: Callable[[], StatusReport],
         *,
         interval: float = 30.0,
+        retry_interval: float = 5.0,
         clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self._keeper = keeper
@@ -59,6 +61,7 @@ class Heartbeat:
         self._report = report
         self._clock = clock
         self.interval = interval
+        self.retry_interval = retry_interval
         self.started_at = clock()
         self.last_error: str | None = None
         self.sent = 0
@@ -110,8 +113,9 @@ class Heartbeat:
             try:
                 self.beat()
                 self.last_error = None
+                delay = self.interval
             except (TrustError, ControllerUnreachable) as exc:
+                delay = min(self.interval, self.retry_interval)
                 if self.last_error != str(exc):
-                    log.warning("heartbeat failed (retrying every %.0f s): %s", self.interval, exc)
+                    log.warning("heartbeat failed (retrying every %.0f s): %s", delay, exc)
                 self.last_error = str(exc)
-            delay = self.interval
