@@ -33,7 +33,10 @@ def test_vms_fill_protection_groups_of_the_given_size_in_order() -> None:
 def _record(tmp_path: Path, groups: list[str | None]) -> Record:
     record = Record(dir=str(tmp_path))
     record.azure = {"subscription_id": "s", "resource_group": "rg", "vault": "v"}
-    record.vcenter = {"datastore": {"name": "LocalDS_0", "path": str(tmp_path)}}
+    record.vcenter = {
+        "datastore": {"name": "LocalDS_0", "path": str(tmp_path)},
+        "datastores": {"LocalDS_0": str(tmp_path), "LocalDS_1": str(tmp_path / "ds1")},
+    }
     record.master_targets = {"mt-lab": {}, "mt-lab-2": {}}
     for index, group in enumerate(groups):
         disk = {"disk_id": f"d{index}", "file_name": f"[LocalDS_0] vm{index}/vm{index}.vmdk", "size_bytes": 1 << 20}
@@ -45,6 +48,8 @@ def test_the_estate_has_a_protection_group_per_lab_group_and_every_master_target
     estate = build_estate(_record(tmp_path, ["pg-01", "pg-01", "pg-02"]), Layout(tmp_path))
     (fabric,) = estate.fabrics
     assert [mt.name for mt in fabric.master_targets] == ["mt-lab", "mt-lab-2"]
+    # Each master target's host mounts every datastore of the lab, as the configuration server reports them.
+    assert all([d.symbolic_name for d in mt.datastores] == ["LocalDS_0", "LocalDS_1"] for mt in fabric.master_targets)
     named = {fabric.container_names[item.container] for item in estate.items}
     assert named == {"pg-01", "pg-02"}
     assert len({item.container for item in estate.items}) == 2

@@ -69,7 +69,7 @@ def test_a_vm_record_holds_identity_hardware_disks_and_nics(vc: VSphere) -> None
     assert vm.guest_id == "otherGuest"
     assert vm.firmware == "bios"
     assert (vm.num_cpus, vm.memory_mb) == (1, 32)
-    assert vm.tools_running_status == "guestToolsNotRunning"
+    assert vm.tools_running_status == "guestToolsRunning"  # the simulator runs Tools with a powered-on guest (fix 7)
     assert vm.host in {h.moid for h in inventory.hosts}
     (controller,) = vm.scsi_controllers
     assert (controller.kind, controller.bus_number) == ("pvscsi", 0)
