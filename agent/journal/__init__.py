@@ -15,7 +15,8 @@ Contract with the receive path (the gRPC servicer, which decompresses and verifi
   where to resume); another generation raises :class:`StaleGeneration`. After a restart, the sender resumes from
   the reopened journal's durable_seq + 1.
 - Entries are in write order; a :class:`Bookmark` marks the state after every entry before it. APP bookmarks become
-  points; CRASH bookmarks become points at most every ``policy.crash_interval`` seconds (default 30), and the
+  points; CRASH bookmarks after a write become points at most every ``policy.crash_interval`` seconds (default
+  30), a CRASH bookmark with no write since the last point always does (it holds that point's state), and the
   engine adds its own crash point (id ``crash-g<generation>-s<seq>``) at a batch boundary when none came in that
   time. ``RESYNC_START`` opens a resync window (a new pair, or a new generation, starts inside one: the initial
   sync); ``RESYNC_COMPLETE`` closes it and is itself a point. No point exists inside a window. While the disk has

@@ -138,8 +138,14 @@ def translate(engine: PairJournal, batch: Batch) -> tuple[Table, list[bytes | me
                 continue
             if kind is BookmarkKind.RESYNC_COMPLETE:
                 in_resync, ever = False, True
-            elif in_resync or (kind is BookmarkKind.CRASH and now - last_clock < engine.policy.crash_interval):
-                continue  # no point inside a resync window; crash points at most every crash_interval
+            elif in_resync or (
+                kind is BookmarkKind.CRASH and since_point and now - last_clock < engine.policy.crash_interval
+            ):
+                # No point inside a resync window; crash points that hold a new state at most every crash_interval.
+                # A CRASH bookmark with no write since the last point names that point's state and costs no history:
+                # it is kept, or the sender (a snapshot cycle's point right after its RESYNC_COMPLETE) would be
+                # acknowledged for a point the master target does not have.
+                continue
             when = now if entry.source_time is None else float(entry.source_time)
             table.append((2, PointEntry(entry.id, PointKind[kind.name].value, when, entry.tag, entry.group)))
             last_clock, since_point = now, False

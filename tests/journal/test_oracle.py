@@ -9,7 +9,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.journal import BookmarkKind, JournalOptions, Latest, OsIO, PointId
+from agent.journal import Bookmark, BookmarkKind, JournalOptions, Latest, OsIO, PointId
 from tests.journal.support import Clock, Source, open_journal, read
 
 SIZE = 64 * 4096
@@ -86,6 +86,40 @@ def test_crash_points_come_at_most_every_interval_and_hold_the_batch_boundary(tm
     assert read(journal.target.path) == after_on_time
     journal.bring_to(PointId("crash-g1-s4"))
     assert read(journal.target.path) == bytes(source.content)
+    journal.close()
+
+
+def test_a_crash_bookmark_at_the_state_of_the_last_point_is_a_point_whatever_the_interval(tmp_path) -> None:
+    """A snapshot cycle closes with RESYNC_COMPLETE and then its point's CRASH bookmark (same batch or the next), both
+    at once: the sender is acknowledged for that bookmark, so it must be a point one can bring the disk to."""
+    clock = Clock()
+    source = Source(SIZE)
+    journal = open_journal(str(tmp_path), SIZE, clock=clock)
+    journal.append(source.initial_sync())
+    opened = Bookmark("cycle1-open", BookmarkKind.RESYNC_START)
+    journal.append(
+        source.batch(
+            [
+                opened,
+                source.write(1, 2),
+                source.bookmark("cycle1-resync", BookmarkKind.RESYNC_COMPLETE),
+                source.bookmark("cycle1", BookmarkKind.CRASH),
+            ]
+        )
+    )
+    opened = Bookmark("cycle2-open", BookmarkKind.RESYNC_START)
+    journal.append(
+        source.batch([opened, source.write(5, 1), source.bookmark("cycle2-resync", BookmarkKind.RESYNC_COMPLETE)])
+    )
+    journal.append(source.batch([source.bookmark("cycle2", BookmarkKind.CRASH)]))
+    # A CRASH bookmark after a write still waits for the interval: the rate limit holds for new states.
+    journal.append(source.batch([source.write(9, 1), source.bookmark("too-soon", BookmarkKind.CRASH)]))
+    ids = [p.id for p in journal.points()]
+    assert ids == ["synced", "cycle1-resync", "cycle1", "cycle2-resync", "cycle2"]
+    for point in ("cycle1", "cycle2"):
+        journal.bring_to(PointId(point))
+        assert read(journal.target.path) == source.at_point[point], point
+    journal.cancel()
     journal.close()
 
 

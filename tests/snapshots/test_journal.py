@@ -70,23 +70,26 @@ def test_every_snapshot_cycle_is_a_recovery_point_equal_to_its_snapshot(
     group = make_group({"p1": os_disk})
     source = SnapshotSource(group, "p1", target_empty=True)
     link = JournalLink(tmp_path, os_disk.size, clock, source)
-    closings = []
+    expected = []
     for _ in range(3):
         guest.scribble(40, trims=0.1)
         link.sender.pump(link)
         bookmark = link.bookmarks[-1]
-        # The cycle's RESYNC_COMPLETE closes its window and is the journal's point; the point's own CRASH bookmark,
-        # at the same state right after it, falls inside the journal's crash-point interval.
+        # The cycle's RESYNC_COMPLETE closes its window and is a point; the point's own CRASH bookmark, at the same
+        # state right after it (well inside the journal's 30 s crash-point interval), is one too: the source is
+        # acknowledged for it, so the master target must hold it under the snapshot's name.
         closing = link.bookmarks[-2]
         assert closing.kind is BookmarkKind.RESYNC_COMPLETE
+        assert bookmark.kind is BookmarkKind.CRASH
         assert closing.source_time == bookmark.source_time
-        closings.append(closing.id)
-        link.journal.bring_to(PointId(closing.id))
+        expected += [closing.id, bookmark.id]
         image = image_for(lab, bookmark, os_disk)
-        assert disk_digest(link.journal.target.path, os_disk.size) == disk_digest(image.path, os_disk.size)
+        for point in (closing.id, bookmark.id):
+            link.journal.bring_to(PointId(point))
+            assert disk_digest(link.journal.target.path, os_disk.size) == disk_digest(image.path, os_disk.size)
         link.journal.cancel()
         clock.advance(INTERVAL)
-    assert [p.id for p in link.journal.points()] == closings
+    assert [p.id for p in link.journal.points()] == expected
     link.journal.close()
 
 
