@@ -237,6 +237,15 @@ class ProtectionStore:
                 _item(row) for row in session.scalars(select(ProtectedItemRow).where(ProtectedItemRow.key.in_(keys)))
             ]
 
+    def refuse_held(self, keys: Sequence[str], claim: ItemClaim, held: frozenset[str]) -> None:
+        """Raise the claim's :class:`TransitionRefused` for the first item no job holds that is in one of ``held``
+        (states an operator puts an item in outside any workflow); change nothing."""
+        with self._db.session() as session:
+            for key in keys:
+                row = session.get(ProtectedItemRow, key)
+                if row is None or (row.job_id is None and row.state in held):
+                    raise _refusal(session, key, claim)
+
     def move(self, key: str, *, expected: frozenset[str], state: str, now: dt.datetime) -> ItemRow:
         """Move an item no job holds from one of ``expected`` to ``state`` (an operator's action outside any
         workflow), or raise :class:`TransitionRefused` (naming the job that holds it) and change nothing."""

@@ -12,7 +12,7 @@ from controller.jobs import InvalidParameters, StepContext
 from controller.store import ItemClaim, ItemRow
 from controller.vsphere import Inventory, VirtualMachine
 from controller.workflows._deps import Deps, Scope
-from controller.workflows._states import WORKFLOWS
+from controller.workflows._states import WORKFLOWS, ItemState
 from failback.diskid import InvalidDiskId, normalize_disk_id
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "needs_plan",
     "records",
     "save",
+    "startable",
     "subject",
     "vm_by_disks",
 ]
@@ -61,6 +62,28 @@ def needs_plan(params: Mapping[str, Any]) -> None:
     items = params.get("items")
     if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
         raise InvalidParameters("'items' is a list of item names or ids")
+
+
+# Where an operator holds an item outside any workflow (``points bring``). The doctor's preflight, first in some
+# workflows, cannot see it (it judges the item by ASR and the agents, and finds its paused replication unreachable).
+_OPERATOR_HOLDS = frozenset({ItemState.POINT_TEST.value})
+
+
+def startable(
+    deps: Deps, workflow: str, check: Callable[[Mapping[str, Any]], None] = needs_plan
+) -> Callable[[Mapping[str, Any]], None]:
+    """A workflow job type's ``validate``: ``check`` its parameters, then refuse the job, when it is submitted and
+    before any step runs, if an operator holds one of its items (at a test point): the operator learns where the
+    item stands and what ends the hold, not what the doctor finds wrong with a VM whose replication is paused.
+    Every other state is left to the preflight and the claim step."""
+    flow = WORKFLOWS[workflow]
+    claim = ItemClaim(flow.name, frozenset(flow.starts_from), flow.during)
+
+    def validate(params: Mapping[str, Any]) -> None:
+        check(params)
+        deps.protection.refuse_held(deps.scope(params).keys, claim, _OPERATOR_HOLDS)
+
+    return validate
 
 
 def subject(params: Mapping[str, Any]) -> str:

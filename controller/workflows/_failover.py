@@ -30,7 +30,7 @@ from controller.azure.errors import AzureAdapterError
 from controller.jobs import InvalidParameters, JobType, Step, StepContext
 from controller.vsphere import DiskPosition, StaticIp, VSphere
 from controller.vsphere.errors import InvalidRequest
-from controller.workflows._common import claim_step, each, finish_step, needs_plan, records, save, subject
+from controller.workflows._common import claim_step, each, finish_step, needs_plan, records, save, startable, subject
 from controller.workflows._deps import Deps, Scope
 from controller.workflows._points import choose_point
 from controller.workflows.errors import AttestationFailed, NotEligible, WorkflowWaiting
@@ -496,5 +496,5 @@ def failover_job_type(deps: Deps) -> JobType:
             Step("finish", finish_step(deps, "failover", rollback=window), title="Failed over, not committed"),
         ),
         subject=subject,
-        validate=_check_failover,
+        validate=startable(deps, "failover", _check_failover),
     )

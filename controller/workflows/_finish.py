@@ -15,7 +15,7 @@ from controller.agents import PairState
 from controller.azure import FailoverDirection, InMageAzureV2Reprotect, ItemRef
 from controller.jobs import JobType, Step, StepContext
 from controller.vsphere import PowerState
-from controller.workflows._common import claim_step, finish_step, needs_plan, records, save, subject
+from controller.workflows._common import claim_step, finish_step, records, save, startable, subject
 from controller.workflows._deps import Deps
 from controller.workflows._failover import ROLLBACK_SNAPSHOT
 from controller.workflows._reprotect import policy_id
@@ -200,7 +200,7 @@ def finish_job_types(deps: Deps) -> list[JobType]:
                 Step("finish", finish_step(deps, "cancel"), title="Items replicate again"),
             ),
             subject=subject,
-            validate=needs_plan,
+            validate=startable(deps, "cancel"),
         ),
         JobType(
             COMMIT,
@@ -214,7 +214,7 @@ def finish_job_types(deps: Deps) -> list[JobType]:
                 Step("finish", finish_step(deps, "commit"), title="Committed"),
             ),
             subject=subject,
-            validate=needs_plan,
+            validate=startable(deps, "commit"),
         ),
         JobType(
             REPROTECT_BACK,
@@ -226,6 +226,6 @@ def finish_job_types(deps: Deps) -> list[JobType]:
                 Step("finish", finish_step(deps, "reprotect-back"), title="Protected to Azure"),
             ),
             subject=subject,
-            validate=needs_plan,
+            validate=startable(deps, "reprotect-back"),
         ),
     ]

@@ -27,7 +27,15 @@ from controller import vsphere
 from controller.azure import FailoverDirection, InMageReprotect, ItemRef, same_id
 from controller.jobs import JobType, Step, StepContext
 from controller.vsphere import REPLICA_FOLDER, Controller, Inventory, Nic, PowerState, VirtualMachine, static_ips
-from controller.workflows._common import claim_step, finish_step, needs_plan, records, save, subject, vm_by_disks
+from controller.workflows._common import (
+    claim_step,
+    finish_step,
+    records,
+    save,
+    startable,
+    subject,
+    vm_by_disks,
+)
 from controller.workflows._deps import Deps, Scope, pair_id
 from controller.workflows._forecast import forecast
 from controller.workflows._location import OnPremVm, decide_location
@@ -565,5 +573,5 @@ def reprotect_job_type(deps: Deps) -> JobType:
             Step("finish", finish_step(deps, "reprotect"), title="Items replicate"),
         ),
         subject=subject,
-        validate=needs_plan,
+        validate=startable(deps, "reprotect"),
     )

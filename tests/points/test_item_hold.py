@@ -68,6 +68,22 @@ def test_no_workflow_starts_on_a_vm_held_at_a_test_point(database: Database):
     assert store.item("v:a").state == ItemState.POINT_TEST
 
 
+HELD = frozenset({ItemState.POINT_TEST.value})
+
+
+def test_a_workflow_on_a_vm_held_at_a_test_point_is_refused_before_it_is_submitted(database: Database):
+    store = replicating(database)
+    store.move("v:a", expected=MAY_HOLD, state=ItemState.POINT_TEST, now=NOW)
+    with pytest.raises(TransitionRefused, match="failover of vm0 refused: it is point-test"):
+        store.refuse_held(["v:a"], claim_of("failover"), HELD)
+    row = store.item("v:a")
+    assert (row.state, row.job_id) == (ItemState.POINT_TEST, None)
+    store.move("v:a", expected=MAY_HOLD, state=ItemState.REPLICATING, now=NOW)
+    store.refuse_held(["v:a"], claim_of("failover"), HELD)
+    # Any other state is the claim's to judge (and the doctor's before it): commit does not start from replicating.
+    store.refuse_held(["v:a"], claim_of("commit"), HELD)
+
+
 def test_a_vm_a_running_workflow_holds_cannot_be_moved_to_point_test(database: Database):
     store = replicating(database)
     failover = new_job(JobStore(database), "item:vm0")
