@@ -108,6 +108,8 @@ class ControllerApp:
             trust_dir=config.state_dir / "trust",
             controller_version=__version__,
         )
+        # Set when it begins to serve: the doctor does not blame agents for heartbeats missed while it was down.
+        self.started_at: dt.datetime | None = None
         self.doctor = self._doctor(deps)
         self.job_registry.register(*workflow_job_types(deps, self.doctor))
         for plugin in config.job_plugins:
@@ -227,7 +229,7 @@ class ControllerApp:
                 enrollment=self.enrollment,
                 heartbeats=self.agent_status,
                 controller=lambda: ControllerFacts(
-                    __version__, self.tls.not_after, self.ca.certificate.not_valid_after_utc
+                    __version__, self.tls.not_after, self.ca.certificate.not_valid_after_utc, self.started_at
                 ),
                 agents=GrpcAgents(lambda: self.tls, timeout=per_request),
                 open_vcenter=vcenter_opener(self.catalog, trust, timeout=per_request),
@@ -278,6 +280,7 @@ class ControllerApp:
         metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
         log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
         self.update_metrics()
+        self.started_at = _utcnow()
         self.runner.start()
         try:
             return run_until_signalled(
