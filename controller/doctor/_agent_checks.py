@@ -17,6 +17,12 @@ CERTIFICATE_WARNING = dt.timedelta(days=7)
 RETENTION_FREE_WARNING = 0.2
 
 
+def _listened(facts: DoctorFacts) -> float:
+    """How long this controller has been there to hear heartbeats (unbounded when its start is not known)."""
+    started = facts.controller.started_at
+    return float("inf") if started is None else (facts.now - started).total_seconds()
+
+
 def versions(facts: DoctorFacts) -> Iterator[CheckResult]:
     controller = Part("controller", "", facts.controller.version)
     servers = [Part("process server", ps.name, ps.version) for ps in facts.process_servers if ps.version]
@@ -149,6 +155,16 @@ def reachability(facts: DoctorFacts) -> Iterator[CheckResult]:
                 subject,
                 "it has never sent a heartbeat: it cannot reach the controller",
                 f"check that it reaches the controller on 9440 ({port_note})",
+            )
+        elif age > facts.stale_after_seconds and _listened(facts) < facts.stale_after_seconds:
+            # The silence began while this controller was down, and it has not listened long enough since to tell a
+            # lost agent from one whose next heartbeat is simply not due yet: not evidence against the agent.
+            yield warn(
+                "reachability",
+                subject,
+                f"its last heartbeat is {age:.0f} s old, but this controller has served for only "
+                f"{_listened(facts):.0f} s since it started: too short to say it no longer reaches the controller",
+                f"run the doctor again once the controller has run for {facts.stale_after_seconds:.0f} s",
             )
         elif age > facts.stale_after_seconds:
             yield fail(

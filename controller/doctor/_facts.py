@@ -162,6 +162,9 @@ class ControllerFacts:
     version: str
     certificate_not_after: dt.datetime | None = None
     ca_not_after: dt.datetime | None = None
+    # When this controller process began to serve agents; None: unknown. Agents it has heard nothing from since are
+    # not blamed for the time it was down itself (a restart, an upgrade, a crash).
+    started_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

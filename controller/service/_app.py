@@ -28,7 +28,7 @@ from controller.api.v1 import (
 from controller.ca import CertificateAuthority
 from controller.doctor import ControllerFacts, Doctor, DoctorDeps, vault_opener, vcenter_opener, with_preflight
 from controller.inventory import Readers, SourceCatalog, refresh_job_types
-from controller.jobs import JobRegistry, JobRunner, Jobs, RunnerSettings
+from controller.jobs import JobRegistry, JobRunner, Jobs, JobType, RunnerSettings
 from controller.points import PointsDesk
 from controller.secrets import KEY_FILE, SecretBox
 from controller.service._backup_servicer import BackupServicer
@@ -57,7 +57,7 @@ from failback.serving import (
     start_metrics,
 )
 
-__all__ = ["ControllerApp", "issue_operator_identity"]
+__all__ = ["ControllerApp", "issue_operator_identity", "workflow_job_types"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ _DOCTOR_DEADLINE = 30.0
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def workflow_job_types(deps: Deps, doctor: Doctor) -> list[JobType]:
+    """The workflow job types exactly as the controller registers them: reprotect and failover start with the
+    doctor's preflight. Declaring only captures ``deps`` and ``doctor`` for later: no step runs here."""
+    return with_preflight(job_types(deps), doctor, deps)
 
 
 class ControllerApp:
@@ -102,8 +108,10 @@ class ControllerApp:
             trust_dir=config.state_dir / "trust",
             controller_version=__version__,
         )
+        # Set when it begins to serve: the doctor does not blame agents for heartbeats missed while it was down.
+        self.started_at: dt.datetime | None = None
         self.doctor = self._doctor(deps)
-        self.job_registry.register(*with_preflight(job_types(deps), self.doctor, deps))
+        self.job_registry.register(*workflow_job_types(deps, self.doctor))
         for plugin in config.job_plugins:
             self.job_registry.load_plugin(plugin)
         self.replica = ReplicaLock.acquire(config.state_dir)
@@ -221,7 +229,7 @@ class ControllerApp:
                 enrollment=self.enrollment,
                 heartbeats=self.agent_status,
                 controller=lambda: ControllerFacts(
-                    __version__, self.tls.not_after, self.ca.certificate.not_valid_after_utc
+                    __version__, self.tls.not_after, self.ca.certificate.not_valid_after_utc, self.started_at
                 ),
                 agents=GrpcAgents(lambda: self.tls, timeout=per_request),
                 open_vcenter=vcenter_opener(self.catalog, trust, timeout=per_request),
@@ -272,6 +280,7 @@ class ControllerApp:
         metrics_server, metrics_port = start_metrics(self.config.metrics_listen, self.registry)
         log.info("metrics on %s:%d", self.config.metrics_listen.host, metrics_port)
         self.update_metrics()
+        self.started_at = _utcnow()
         self.runner.start()
         try:
             return run_until_signalled(

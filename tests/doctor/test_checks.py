@@ -410,6 +410,25 @@ def test_a_broken_fact_is_reported_with_evidence_and_remedy(
     assert all(r.remedy for r in bad)
 
 
+def _restarted(facts: DoctorFacts, served: float) -> DoctorFacts:
+    """The process server silent for 10 minutes, the controller serving for ``served`` seconds."""
+    controller = dataclasses.replace(facts.controller, started_at=NOW - dt.timedelta(seconds=served))
+    return with_ps(dataclasses.replace(facts, controller=controller), heartbeat_age_seconds=600)
+
+
+def test_an_agent_is_not_blamed_for_heartbeats_missed_while_the_controller_was_down():
+    results = run_checks(_restarted(healthy(), served=20), only=["reachability"])
+    mine = [r for r in results if r.subject == "process server ps-01"]
+    assert [r.status for r in mine if r.status is not Status.OK] == [Status.WARN], [r.to_json() for r in results]
+    assert Status.FAIL not in {r.status for r in results}
+    assert any("served for only 20 s" in r.evidence for r in mine)
+
+
+def test_an_agent_silent_for_longer_than_the_controller_has_served_is_stale():
+    results = run_checks(_restarted(healthy(), served=3600), only=["reachability"])
+    assert [r.status for r in results if "no longer reaches" in r.evidence] == [Status.FAIL]
+
+
 def test_every_check_has_a_breaking_case():
     assert {spec.id for spec in CHECKS} == {b[0] for b in BROKEN}
 

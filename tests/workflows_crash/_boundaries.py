@@ -1,15 +1,18 @@
-"""Every step boundary of a workflow's job, read from the job type the controller registers (never a list of our own,
-which would go stale when a step is added): ``ran`` (the step's effect is done, its completion not yet recorded) and
-``recorded`` (just after), the two points ``FAILBACK_CRASH_AT`` can kill the controller at."""
+"""Every step boundary of a workflow's job, read from the job type exactly as the controller registers it (the doctor's
+preflight first in reprotect and failover; never a list of our own, which would go stale when a step is added):
+``ran`` (the step's effect is done, its completion not yet recorded) and ``recorded`` (just after), the two points
+``FAILBACK_CRASH_AT`` can kill the controller at."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import cast
 
+from controller.doctor import Doctor
 from controller.jobs import JobType
+from controller.service import workflow_job_types
 from controller.service._faults import CRASH_AT
-from controller.workflows import JOB_TYPES, Deps, job_types
+from controller.workflows import JOB_TYPES, Deps
 
 __all__ = ["Boundary", "boundaries", "job_type"]
 
@@ -31,9 +34,9 @@ class Boundary:
 
 
 def job_type(workflow: str) -> JobType:
-    """The job type as declared. Declaring only captures the dependencies for later (no step runs here), so none
-    are needed to read the steps."""
-    declared = {declared.name: declared for declared in job_types(cast(Deps, None))}
+    """The job type as the controller registers it. Declaring only captures the dependencies for later (no step runs
+    here), so none are needed to read the steps."""
+    declared = {declared.name: declared for declared in workflow_job_types(cast(Deps, None), cast(Doctor, None))}
     return declared[JOB_TYPES[workflow]]
 
 
