@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
@@ -221,6 +221,20 @@ def _info(channel: grpc.Channel, name: str, timeout: float) -> AgentInfo:
     return AgentInfo(reply.name, reply.role, reply.version, not_after)
 
 
+def _read_pair(stub: Any, agent: str, pair_id: str, timeout: float) -> Any:
+    """A pair's status from either role's pairs service (TargetPairs or SourcePairs); None if the agent has none."""
+    request = pairs_pb2.GetPairStatusRequest(pair_id=pair_id)
+    try:
+        return _call(f"reading pair {pair_id}", agent, lambda: stub.GetPairStatus(request, timeout=timeout))
+    except AgentNotFound:
+        return None
+
+
+def _delete_pair(stub: Any, agent: str, pair_id: str, timeout: float) -> None:
+    request = pairs_pb2.DeletePairRequest(pair_id=pair_id)
+    _call(f"deleting pair {pair_id}", agent, lambda: stub.DeletePair(request, timeout=timeout))
+
+
 class _GrpcMasterTarget:
     def __init__(self, name: str, channel: grpc.Channel, timeout: float, digest_timeout: float) -> None:
         self.name = name
@@ -304,18 +318,11 @@ class _GrpcMasterTarget:
         )
 
     def pair(self, pair_id: str) -> TargetStatus | None:
-        request = pairs_pb2.GetPairStatusRequest(pair_id=pair_id)
-        try:
-            reply = _call(
-                f"reading pair {pair_id}", self.name, lambda: self._pairs.GetPairStatus(request, timeout=self._timeout)
-            )
-        except AgentNotFound:
-            return None
-        return _target_status(reply)
+        reply = _read_pair(self._pairs, self.name, pair_id, self._timeout)
+        return None if reply is None else _target_status(reply)
 
     def delete_pair(self, pair_id: str) -> None:
-        request = pairs_pb2.DeletePairRequest(pair_id=pair_id)
-        _call(f"deleting pair {pair_id}", self.name, lambda: self._pairs.DeletePair(request, timeout=self._timeout))
+        _delete_pair(self._pairs, self.name, pair_id, self._timeout)
 
     def points(self, pair_id: str) -> list[RecoveryPoint]:
         request = points_pb2.ListPointsRequest(target=points_pb2.PointTarget(pair_id=pair_id))
@@ -411,18 +418,11 @@ class _GrpcProcessServer:
         )
 
     def pair(self, pair_id: str) -> SourceStatus | None:
-        request = pairs_pb2.GetPairStatusRequest(pair_id=pair_id)
-        try:
-            reply = _call(
-                f"reading pair {pair_id}", self.name, lambda: self._pairs.GetPairStatus(request, timeout=self._timeout)
-            )
-        except AgentNotFound:
-            return None
-        return _source_status(reply)
+        reply = _read_pair(self._pairs, self.name, pair_id, self._timeout)
+        return None if reply is None else _source_status(reply)
 
     def delete_pair(self, pair_id: str) -> None:
-        request = pairs_pb2.DeletePairRequest(pair_id=pair_id)
-        _call(f"deleting pair {pair_id}", self.name, lambda: self._pairs.DeletePair(request, timeout=self._timeout))
+        _delete_pair(self._pairs, self.name, pair_id, self._timeout)
 
     def source_digest(
         self, pair_id: str, generation: int, bookmark_id: str | None = None, *, at_end: bool = False
